@@ -1,0 +1,55 @@
+"""labgpt: the package the labgpt course runs on.
+
+Import labgpt before torch in a fresh process: it sets ``OMP_WAIT_POLICY=PASSIVE`` (unless you
+set it yourself) so that torch's OpenMP threads sleep instead of spinning while they wait. On a
+2-core machine spinning threads stall for seconds whenever any other process is busy.
+"""
+
+import os
+import sys
+import warnings
+
+if "torch" in sys.modules and "OMP_WAIT_POLICY" not in os.environ:
+    warnings.warn(
+        "torch was imported before labgpt, so OMP_WAIT_POLICY=PASSIVE comes too late for this "
+        "process; import labgpt first (or export OMP_WAIT_POLICY=PASSIVE) to avoid CPU stalls",
+        stacklevel=2,
+    )
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from labgpt.batching import lm_batches, random_windows, train_val_split  # noqa: E402
+from labgpt.bigram import BigramLM  # noqa: E402
+from labgpt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from labgpt.corpus import CORPORA, CorruptDataError, corpus_path, load_text  # noqa: E402
+from labgpt.environment import gpu_section, pick_device, seed_everything, use_threads  # noqa: E402
+from labgpt.plotting import plot_heatmap, plot_history  # noqa: E402
+from labgpt.tokenization import CharTokenizer, gpt2_encoding  # noqa: E402
+from labgpt.training import History, TrainConfig, lr_at, train  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CORPORA",
+    "BigramLM",
+    "CharTokenizer",
+    "CheckpointError",
+    "CorruptDataError",
+    "History",
+    "TrainConfig",
+    "corpus_path",
+    "gpt2_encoding",
+    "gpu_section",
+    "load_checkpoint",
+    "load_text",
+    "lm_batches",
+    "lr_at",
+    "pick_device",
+    "plot_heatmap",
+    "plot_history",
+    "random_windows",
+    "save_checkpoint",
+    "seed_everything",
+    "train",
+    "train_val_split",
+    "use_threads",
+]
