@@ -12,7 +12,9 @@ from labgpt.corpus import corpus_path
 
 # GPT-2's pre-split pattern, as tiktoken writes it for r50k_base (possessive quantifiers make it
 # faster than the original regex; it splits text identically).
-GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+GPT2_PATTERN = (
+    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+)
 END_OF_TEXT = "<|endoftext|>"
 
 
