@@ -19,22 +19,31 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from labgpt.batching import lm_batches, random_windows, train_val_split  # noqa: E402
 from labgpt.bigram import BigramLM  # noqa: E402
+from labgpt.bpe import BPETokenizer  # noqa: E402
 from labgpt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from labgpt.corpus import CORPORA, CorruptDataError, corpus_path, load_text  # noqa: E402
 from labgpt.environment import gpu_section, pick_device, seed_everything, use_threads  # noqa: E402
+from labgpt.ngram import NGramLM  # noqa: E402
 from labgpt.plotting import plot_heatmap, plot_history  # noqa: E402
-from labgpt.tokenization import CharTokenizer, gpt2_encoding  # noqa: E402
+from labgpt.tokenization import (  # noqa: E402
+    CharTokenizer,
+    WordTokenizer,
+    gpt2_encoding,
+    split_words,
+)
 from labgpt.training import History, TrainConfig, lr_at, train  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CORPORA",
+    "BPETokenizer",
     "BigramLM",
     "CharTokenizer",
     "CheckpointError",
     "CorruptDataError",
     "History",
+    "NGramLM",
     "TrainConfig",
     "corpus_path",
     "gpt2_encoding",
@@ -50,6 +59,8 @@ __all__ = [
     "save_checkpoint",
     "seed_everything",
     "train",
+    "split_words",
     "train_val_split",
     "use_threads",
+    "WordTokenizer",
 ]

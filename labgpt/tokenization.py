@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
+import regex
 import tiktoken
 
 from labgpt.corpus import corpus_path
@@ -81,3 +83,48 @@ class CharTokenizer:
 
     def __repr__(self) -> str:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+WORD_PATTERN = r"[a-z]+(?:'[a-z]+)?|[^\sa-z]"  # lowercase words (with "'s", "'d"...) or one symbol
+UNK = "<unk>"
+
+
+def split_words(text: str) -> list[str]:
+    """Lowercase ``text`` and split it into words and single punctuation marks."""
+    return regex.findall(WORD_PATTERN, text.lower())
+
+
+class WordTokenizer:
+    """Maps words to ids. Words seen fewer than ``min_count`` times share the id of ``<unk>``.
+
+    With ``unk=False`` there is no unknown token, and encoding an unseen word is an error.
+    """
+
+    def __init__(self, words: Iterable[str], min_count: int = 2, unk: bool = True):
+        counts = Counter(words)
+        if not counts:
+            raise ValueError("cannot build a word vocabulary from an empty corpus")
+        kept = sorted(w for w, c in counts.items() if c >= (min_count if unk else 1))
+        self.words: list[str] = ([UNK] if unk else []) + kept
+        self.stoi = {w: i for i, w in enumerate(self.words)}
+        self.unk_id: int | None = 0 if unk else None
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, words: Iterable[str]) -> list[int]:
+        if self.unk_id is not None:
+            return [self.stoi.get(w, self.unk_id) for w in words]
+        out = []
+        for w in words:
+            if w not in self.stoi:
+                raise ValueError(f"unknown word {w!r}, and this tokenizer has no <unk> token")
+            out.append(self.stoi[w])
+        return out
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.words[int(i)] for i in ids]
+
+    def __repr__(self) -> str:
+        return f"WordTokenizer(vocab_size={self.vocab_size})"
