@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -69,3 +70,94 @@ def check_cross_entropy(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
         )
     check_close(got, F.cross_entropy(big, torch.tensor([0, 2])), "cross_entropy on large logits")
     print(f"cross_entropy passes all {len(cases) + 1} checks.")
+
+
+def check_merge(fn: Callable[[list[int], tuple[int, int], int], list[int]]) -> None:
+    """Check ``fn(ids, pair, new_id)``: replace each occurrence of ``pair``, left to right."""
+    cases = [
+        ([1, 2, 3, 1, 2], (1, 2), 9, [9, 3, 9]),
+        ([5, 5, 5], (5, 5), 256, [256, 5]),
+        ([5, 5, 5, 5], (5, 5), 256, [256, 256]),
+        ([1, 3, 2], (1, 2), 9, [1, 3, 2]),
+        ([1], (1, 2), 9, [1]),
+        ([], (1, 2), 9, []),
+        ([2, 1], (1, 2), 9, [2, 1]),
+    ]
+    for ids, pair, new_id, expected in cases:
+        original = list(ids)
+        got = fn(ids, pair, new_id)
+        if ids != original:
+            raise CheckFailed(f"apply_merge modified its input list {original} in place")
+        if list(got) != expected:
+            repeated = len(set(ids)) == 1
+            hint = " (scan left to right, and skip both ids of a merged pair)" if repeated else ""
+            raise CheckFailed(
+                f"merging {pair} -> {new_id} in {ids}: expected {expected}, got {got}{hint}"
+            )
+    print(f"apply_merge passes all {len(cases)} checks.")
+
+
+def check_pair_counts(fn: Callable[[list[list[int]]], dict]) -> None:
+    """Check ``fn(chunks) -> {pair: count}`` over a list of id lists."""
+    cases = [
+        ([[1, 2, 3]], {(1, 2): 1, (2, 3): 1}),
+        ([[1, 2], [2, 1, 2]], {(1, 2): 2, (2, 1): 1}),
+        ([[7, 7, 7]], {(7, 7): 2}),
+        ([[1], [2]], {}),
+    ]
+    for chunks, expected in cases:
+        got = dict(fn(chunks))
+        crossing = {(a[-1], b[0]) for a, b in zip(chunks, chunks[1:])} - set(expected)  # noqa: B905
+        if crossing & set(got):
+            raise CheckFailed(
+                f"counting pairs in {chunks}: got {got}, which counts a pair that spans two "
+                "chunks; pairs must not cross from one chunk to the next"
+            )
+        if got != expected:
+            missing = {p: c for p, c in expected.items() if got.get(p) != c}
+            raise CheckFailed(
+                f"counting pairs in {chunks}: expected {expected}, got {got}; wrong or missing: "
+                f"{missing}"
+            )
+    print(f"pair_frequencies passes all {len(cases)} checks.")
+
+
+def check_add_k(fn: Callable) -> None:
+    """Check ``fn(count_hw, count_h, k, vocab_size)`` against the add-k formula."""
+    cases = [(2, 2, 1.0, 3, 3 / 5), (0, 10, 0.5, 4, 0.5 / 12), (0, 0, 1.0, 65, 1 / 65)]
+    for count_hw, count_h, k, vocab_size, expected in cases:
+        got = float(fn(count_hw, count_h, k, vocab_size))
+        if abs(got - expected) > 1e-9:
+            hint = ""
+            if abs(got - (count_hw + k) / (count_h + k)) < 1e-9:
+                hint = ": the denominator needs k once per vocabulary entry, k * vocab_size"
+            raise CheckFailed(
+                f"add_k_prob({count_hw}, {count_h}, k={k}, vocab_size={vocab_size}): expected "
+                f"{expected:.6f}, got {got:.6f}{hint}"
+            )
+    counts = np.array([3.0, 0.0, 1.0])
+    dist = np.asarray(fn(counts, counts.sum(), 0.1, 3))
+    if dist.shape != (3,) or abs(dist.sum() - 1) > 1e-9:
+        raise CheckFailed(f"over a whole vocabulary add-k must sum to 1; got {dist}")
+    print(f"add_k_prob passes all {len(cases) + 1} checks.")
+
+
+def check_continuation_counts(fn: Callable) -> None:
+    """Check ``fn(ids, vocab_size)``: the number of distinct left neighbours of each token."""
+    cases = [
+        ([0, 1, 0, 1, 2], 3, [1, 1, 1]),
+        ([0, 2, 1, 2, 2, 2], 4, [0, 1, 3, 0]),  # 2 follows 0, 1 and 2 (twice); 3 never occurs
+    ]
+    for ids, vocab_size, expected in cases:
+        got = np.asarray(fn(np.array(ids), vocab_size))
+        if got.shape != (vocab_size,):
+            raise CheckFailed(f"expected shape ({vocab_size},), got {got.shape}")
+        if not np.array_equal(got, expected):
+            raw = np.bincount(np.array(ids[1:]), minlength=vocab_size)
+            hint = ": count distinct left neighbours, not occurrences" if np.array_equal(
+                got, raw) else ""
+            raise CheckFailed(
+                f"continuation_counts({ids}, {vocab_size}): expected {expected}, "
+                f"got {got.tolist()}{hint}"
+            )
+    print(f"continuation_counts passes all {len(cases)} checks.")

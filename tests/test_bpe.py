@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -53,6 +55,15 @@ def test_bad_input_is_a_clear_error(tokenizer):
         train_bpe("", 300)
     with pytest.raises(ValueError, match="token id 400 is not in this vocabulary"):
         tokenizer.decode([400])
+
+
+def test_benchmark_prints_a_table_then_json(capsys):
+    from labgpt.bench import main
+
+    main(["bpe", "--repeats", "1"])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(last)
+    assert {"train_s", "encode_mb_s", "tiktoken_encode_mb_s"} <= set(result)
 
 
 def test_compresses_shakespeare(tokenizer, shakespeare):
