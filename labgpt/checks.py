@@ -161,3 +161,27 @@ def check_continuation_counts(fn: Callable) -> None:
                 f"got {got.tolist()}{hint}"
             )
     print(f"continuation_counts passes all {len(cases)} checks.")
+
+
+def check_negative_sampling_loss(fn: Callable) -> None:
+    """Check ``fn(center (b, d), positive (b, d), negatives (b, k, d))`` -> scalar loss."""
+    from labgpt.word2vec import negative_sampling_loss
+
+    generator = torch.Generator().manual_seed(0)
+    for b, k, d in ((4, 3, 8), (1, 5, 2), (16, 1, 16)):
+        center = torch.randn(b, d, generator=generator, dtype=torch.double)
+        positive = torch.randn(b, d, generator=generator, dtype=torch.double)
+        negatives = torch.randn(b, k, d, generator=generator, dtype=torch.double)
+        got = fn(center, positive, negatives)
+        if not torch.is_tensor(got) or got.shape != ():
+            shape = tuple(got.shape) if torch.is_tensor(got) else type(got).__name__
+            raise CheckFailed(f"ns_loss should return a scalar tensor, got {shape}")
+        expected = negative_sampling_loss(center, positive, negatives)
+        if torch.isclose(got, expected * b, rtol=1e-6) and b > 1:
+            raise CheckFailed("ns_loss returns the sum over the batch; take the mean")
+        check_close(got, expected, f"ns_loss with b={b}, k={k}, d={d}", atol=1e-8)
+    huge = torch.full((2, 4), 30.0, dtype=torch.double)
+    got = fn(-huge, huge, huge[:, None].expand(2, 3, 4).clone())
+    if not torch.isfinite(got):
+        raise CheckFailed("ns_loss overflows for large scores: use F.logsigmoid")
+    print("ns_loss passes all 4 checks.")
