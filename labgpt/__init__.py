@@ -23,6 +23,7 @@ from labgpt.bpe import BPETokenizer  # noqa: E402
 from labgpt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from labgpt.corpus import CORPORA, CorruptDataError, corpus_path, load_text  # noqa: E402
 from labgpt.environment import gpu_section, pick_device, seed_everything, use_threads  # noqa: E402
+from labgpt.gpt import GPT, GPTConfig  # noqa: E402
 from labgpt.mlp_lm import MLPLM  # noqa: E402
 from labgpt.ngram import NGramLM  # noqa: E402
 from labgpt.plotting import plot_heatmap, plot_history  # noqa: E402
@@ -43,6 +44,8 @@ __all__ = [
     "CharTokenizer",
     "CheckpointError",
     "CorruptDataError",
+    "GPT",
+    "GPTConfig",
     "History",
     "MLPLM",
     "NGramLM",

@@ -105,10 +105,18 @@ def estimate_loss(
     total = 0.0
     for _ in range(n_batches):
         x, y = get_batch(split, generator)
-        _, loss = model(x.to(device), y.to(device))
+        x, y = _to(x, device), _to(y, device)
+        _, loss = model(*x, y) if isinstance(x, tuple) else model(x, y)
         total += loss.item()
     model.train(was_training)
     return total / n_batches
+
+
+def _to(batch, device: torch.device):
+    """Move a tensor, or a tuple of tensors (several model inputs), to ``device``."""
+    if isinstance(batch, tuple):
+        return tuple(t.to(device, non_blocking=True) for t in batch)
+    return batch.to(device, non_blocking=True)
 
 
 def _rng_state(generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -136,7 +144,9 @@ def train(
     """Train ``model`` for ``config.steps`` steps and return its :class:`History`.
 
     ``model(x, y)`` must return ``(logits, loss)``; ``get_batch(split, generator)`` returns
-    ``(x, y)`` for split ``"train"`` or ``"val"`` (see :func:`labgpt.lm_batches`). Batches are
+    ``(x, y)`` for split ``"train"`` or ``"val"`` (see :func:`labgpt.lm_batches`). When ``x``
+    is a tuple of tensors (a source and a target prefix, say) the model is called as
+    ``model(*x, y)``. Batches are
     moved to the model's device. Resuming restores the model, the optimizer, the position in
     the data and the RNG state, so the rest of the run is identical to an uninterrupted one.
     """
@@ -176,8 +186,8 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = lr
         x, y = get_batch("train", generator)
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        _, loss = model(x, y)
+        x, y = _to(x, device), _to(y, device)
+        _, loss = model(*x, y) if isinstance(x, tuple) else model(x, y)
         if loss is None:
             raise ValueError("model(x, y) returned no loss; it must return (logits, loss)")
         optimizer.zero_grad(set_to_none=True)
@@ -191,7 +201,7 @@ def train(
         history.train_loss.append(loss.item())
         history.lr.append(lr)
         history.grad_norm.append(grad_norm.item())
-        interval_tokens += x.numel()
+        interval_tokens += y.numel()  # predictions made
         bar.update(1)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", refresh=False)
 

@@ -1,0 +1,233 @@
+"""The GPT: a decoder-only Transformer language model (Radford et al., 2018, 2019).
+
+Token and learned position embeddings, ``n_layer`` causal Transformer blocks
+(:class:`labgpt.transformer.Block`), then a linear head back to the vocabulary, tied to the
+token embedding. ``pre_ln=False`` gives GPT-1's post-LN blocks and no final LayerNorm;
+``pre_ln=True`` GPT-2's pre-LN blocks with a final LayerNorm.
+
+Weights load from, and save to, Hugging Face's GPT-2 format (``config.json`` and
+``model.safetensors``) through one explicit name map, :data:`HF_NAMES`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from labgpt.transformer import Block
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    vocab_size: int = 65
+    block_size: int = 64  # the longest context the model can read
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+    pre_ln: bool = True  # GPT-2 (True) or GPT-1 (False) block arrangement
+    scaled_residual_init: bool = True  # GPT-2: residual projections get std 0.02 / sqrt(2 n_layer)
+
+    def __post_init__(self):
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> GPTConfig:
+        if name not in PRESETS:
+            raise KeyError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+        return replace(PRESETS[name], **overrides)
+
+
+PRESETS: dict[str, GPTConfig] = {
+    # Fits a 3-minute CPU budget on Tiny Shakespeare characters.
+    "tiny": GPTConfig(),
+    # GPT-1: 12 x 768, 512 positions, 40,478-token BPE, post-LN (Radford et al., 2018).
+    "gpt1": GPTConfig(vocab_size=40478, block_size=512, n_layer=12, n_head=12, n_embd=768,
+                      pre_ln=False, scaled_residual_init=False),
+    # GPT-2 small/medium/large/xl (Radford et al., 2019).
+    "gpt2": GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768),
+    "gpt2-medium": GPTConfig(vocab_size=50257, block_size=1024, n_layer=24, n_head=16,
+                             n_embd=1024),
+    "gpt2-large": GPTConfig(vocab_size=50257, block_size=1024, n_layer=36, n_head=20,
+                            n_embd=1280),
+    "gpt2-xl": GPTConfig(vocab_size=50257, block_size=1024, n_layer=48, n_head=25, n_embd=1600),
+}
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)  # token embeddings
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)  # position embeddings
+        self.drop = nn.Dropout(config.dropout)
+        self.h = nn.ModuleList(
+            Block(config.n_embd, config.n_head, pre_ln=config.pre_ln, dropout=config.dropout,
+                  bias=config.bias)
+            for _ in range(config.n_layer))
+        # Pre-LN blocks leave the residual stream unnormalised: one final LayerNorm.
+        self.ln_f = (nn.LayerNorm(config.n_embd, bias=config.bias) if config.pre_ln
+                     else nn.Identity())
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight  # weight tying (Press & Wolf, 2017)
+        self.apply(self._init_weights)
+        if config.scaled_residual_init:
+            # Each block adds two residual branches: scale their output projections so the
+            # residual stream's variance does not grow with depth.
+            std = 0.02 / math.sqrt(2 * config.n_layer)
+            for block in self.h:
+                nn.init.normal_(block.attn.out_proj.weight, mean=0.0, std=std)
+                nn.init.normal_(block.mlp.proj.weight, mean=0.0, std=std)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    @property
+    def n_params(self) -> int:
+        """Number of parameters, the tied head counted once."""
+        return sum(p.numel() for p in self.parameters())
+
+    def _check(self, idx: torch.Tensor) -> None:
+        if idx.dim() != 2 or idx.dtype != torch.long:
+            raise ValueError(f"idx must be a (batch, time) tensor of torch.long token ids, got "
+                             f"shape {tuple(idx.shape)} and dtype {idx.dtype}")
+        t = idx.shape[1]
+        if t > self.config.block_size:
+            raise ValueError(
+                f"sequence of {t} tokens exceeds block_size={self.config.block_size} by "
+                f"{t - self.config.block_size}; crop the context to the last "
+                f"{self.config.block_size} tokens or use a model with a larger block_size")
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.config.vocab_size):
+            bad = idx[(idx < 0) | (idx >= self.config.vocab_size)][0].item()
+            raise ValueError(f"token id {bad} is outside the vocabulary "
+                             f"[0, {self.config.vocab_size})")
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """idx (b, t) -> logits (b, t, vocab), and the mean cross-entropy against targets."""
+        self._check(idx)
+        t = idx.shape[1]
+        positions = torch.arange(t, device=idx.device)  # (t,)
+        x = self.drop(self.wte(idx) + self.wpe(positions))  # (b, t, d)
+        for block in self.h:
+            x = block(x, is_causal=True)
+        logits = self.lm_head(self.ln_f(x))  # (b, t, V)
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, generator: torch.Generator | None = None,
+                 greedy: bool = False) -> torch.Tensor:
+        """Extend idx (b, t) by max_new_tokens tokens. The context is cropped to the last
+        block_size tokens at every step. ``greedy`` takes the most likely token."""
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}; "
+                             "use greedy=True for the most likely token")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.config.block_size:]
+            logits, _ = self(context)
+            logits = logits[:, -1] / temperature  # (b, V)
+            if greedy:
+                next_id = logits.argmax(-1, keepdim=True)
+            else:
+                if top_k is not None:
+                    kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
+                    logits = logits.masked_fill(logits < kth, float("-inf"))
+                next_id = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
+            idx = torch.cat([idx, next_id], dim=1)
+        return idx
+
+    # --- Hugging Face GPT-2 format -------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> GPT:
+        """Load a GPT-2 checkpoint saved by ``transformers`` (``config.json`` and
+        ``model.safetensors``). With network access, ``huggingface_hub.snapshot_download(
+        "gpt2")`` fetches the real weights into such a folder."""
+        folder = Path(folder)
+        hf = json.loads((folder / "config.json").read_text())
+        if hf.get("model_type") != "gpt2":
+            raise ValueError(f"{folder} holds a {hf.get('model_type')!r} model, not GPT-2")
+        config = GPTConfig(vocab_size=hf["vocab_size"], block_size=hf["n_positions"],
+                           n_layer=hf["n_layer"], n_head=hf["n_head"], n_embd=hf["n_embd"])
+        model = cls(config)
+        state = load_file(folder / "model.safetensors")
+        state = {k.removeprefix("transformer."): v for k, v in state.items()}
+        ours = {}
+        for layer in range(config.n_layer):
+            for hf_name, (our_name, transpose) in HF_NAMES.items():
+                key = f"h.{layer}.{hf_name}"
+                if key not in state:
+                    raise ValueError(f"{folder / 'model.safetensors'} has no tensor {key!r}")
+                ours[f"h.{layer}.{our_name}"] = state[key].T if transpose else state[key]
+        for name in ("wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"):
+            ours[name] = state[name]
+        ours["lm_head.weight"] = ours["wte.weight"]
+        model.load_state_dict(ours)
+        return model
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Save in Hugging Face's GPT-2 format, loadable by
+        ``transformers.GPT2LMHeadModel.from_pretrained(folder)``."""
+        c = self.config
+        if not (c.pre_ln and c.bias):
+            raise ValueError("only GPT-2-shaped models (pre_ln=True, bias=True) have an HF format")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        own = self.state_dict()
+        state = {}
+        for layer in range(c.n_layer):
+            for hf_name, (our_name, transpose) in HF_NAMES.items():
+                value = own[f"h.{layer}.{our_name}"]
+                state[f"transformer.h.{layer}.{hf_name}"] = value.T if transpose else value
+        for name in ("wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"):
+            state[f"transformer.{name}"] = own[name]
+        state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+        hf = {
+            "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
+            "vocab_size": c.vocab_size, "n_positions": c.block_size, "n_ctx": c.block_size,
+            "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head, "n_inner": None,
+            "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
+            "resid_pdrop": c.dropout, "embd_pdrop": c.dropout, "attn_pdrop": c.dropout,
+            "tie_word_embeddings": True, "labgpt_config": asdict(c),
+        }
+        (folder / "config.json").write_text(json.dumps(hf, indent=2))
+
+
+# HF GPT-2 name (inside transformer.h.<i>.) -> (labgpt name inside h.<i>., transpose?).
+# HF stores its projections as Conv1D, (in, out): transposed relative to nn.Linear.
+HF_NAMES: dict[str, tuple[str, bool]] = {
+    "ln_1.weight": ("ln_1.weight", False),
+    "ln_1.bias": ("ln_1.bias", False),
+    "attn.c_attn.weight": ("attn.in_proj.weight", True),
+    "attn.c_attn.bias": ("attn.in_proj.bias", False),
+    "attn.c_proj.weight": ("attn.out_proj.weight", True),
+    "attn.c_proj.bias": ("attn.out_proj.bias", False),
+    "ln_2.weight": ("ln_2.weight", False),
+    "ln_2.bias": ("ln_2.bias", False),
+    "mlp.c_fc.weight": ("mlp.fc.weight", True),
+    "mlp.c_fc.bias": ("mlp.fc.bias", False),
+    "mlp.c_proj.weight": ("mlp.proj.weight", True),
+    "mlp.c_proj.bias": ("mlp.proj.bias", False),
+}

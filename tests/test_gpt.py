@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+
+import labgpt
+from labgpt.gpt import GPT, GPTConfig
+
+transformers = pytest.importorskip("transformers")
+
+
+def hf_model(n_layer=2, n_head=4, n_embd=32, vocab=97, positions=16, seed=0):
+    torch.manual_seed(seed)
+    config = transformers.GPT2Config(vocab_size=vocab, n_positions=positions, n_embd=n_embd,
+                                     n_layer=n_layer, n_head=n_head, resid_pdrop=0.0,
+                                     embd_pdrop=0.0, attn_pdrop=0.0)
+    return transformers.GPT2LMHeadModel(config).eval()
+
+
+@pytest.mark.parametrize(("n_layer", "n_head", "n_embd"), [(1, 1, 8), (2, 4, 32), (3, 6, 48)])
+def test_from_pretrained_matches_transformers(tmp_path, n_layer, n_head, n_embd):
+    reference = hf_model(n_layer, n_head, n_embd)
+    reference.save_pretrained(tmp_path)
+    model = GPT.from_pretrained(tmp_path).eval()
+    assert model.lm_head.weight is model.wte.weight  # tied, as in GPT-2
+    idx = torch.randint(97, (3, 16))
+    with torch.no_grad():
+        expected = reference(idx).logits
+        got, _ = model(idx)
+    assert (got - expected).abs().max().item() < 1e-5
+
+
+def test_save_pretrained_loads_in_transformers(tmp_path):
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=50, block_size=12, n_layer=2, n_head=2, n_embd=16)).eval()
+    model.save_pretrained(tmp_path)
+    reference = transformers.GPT2LMHeadModel.from_pretrained(tmp_path).eval()
+    idx = torch.randint(50, (2, 12))
+    with torch.no_grad():
+        assert (reference(idx).logits - model(idx)[0]).abs().max().item() < 1e-5
+    again = GPT.from_pretrained(tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(),
+                                                 model.state_dict().values(), strict=True))
+
+
+def test_preset_parameter_counts():
+    with torch.device("meta"):
+        assert GPT(GPTConfig.preset("gpt2")).n_params == 124_439_808
+        assert round(GPT(GPTConfig.preset("gpt1")).n_params / 1e6) == 117
+        assert round(GPT(GPTConfig.preset("gpt2-medium")).n_params / 1e6) == 355
+
+
+def test_causal_future_tokens_do_not_change_earlier_logits():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=20, block_size=10, n_layer=2, n_head=2, n_embd=16)).eval()
+    idx = torch.randint(20, (1, 10))
+    changed = idx.clone()
+    changed[0, 6:] = (changed[0, 6:] + 1) % 20
+    a, _ = model(idx)
+    b, _ = model(changed)
+    assert torch.allclose(a[:, :6], b[:, :6], atol=1e-6)
+    assert not torch.allclose(a[:, 6:], b[:, 6:])
+
+
+def test_generate_crops_to_block_size():
+    model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    out = model.generate(torch.zeros(1, 8, dtype=torch.long), 5, greedy=True)
+    assert out.shape == (1, 13)
+
+
+def test_bad_inputs_raise_documented_errors():
+    with pytest.raises(ValueError, match="not divisible by n_head"):
+        GPTConfig(n_embd=10, n_head=3)
+    model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    with pytest.raises(ValueError, match="exceeds block_size=8 by 2; crop the context"):
+        model(torch.zeros(1, 10, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"token id 25 is outside the vocabulary \[0, 20\)"):
+        model(torch.tensor([[1, 25]]))
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        model.generate(torch.zeros(1, 1, dtype=torch.long), 1, temperature=0)
+    with pytest.raises(ValueError, match="top_k"):
+        model.generate(torch.zeros(1, 1, dtype=torch.long), 1, top_k=0)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    path = labgpt.save_checkpoint(tmp_path / "gpt.safetensors", model)
+    copy = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    labgpt.load_checkpoint(path, copy)
+    idx = torch.randint(20, (2, 8))
+    assert torch.equal(model(idx)[0], copy(idx)[0])
+    assert copy.lm_head.weight is copy.wte.weight
+
+
+def test_numpy_parity():
+    from labgpt.numpy_gpt import gpt_forward, weights_from
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=30, block_size=12, n_layer=2, n_head=4, n_embd=16)).eval()
+    idx = torch.randint(30, (12,))
+    expected = model(idx[None])[0][0].detach().numpy()
+    got = gpt_forward(idx.numpy(), weights_from(model), n_head=4)
+    assert np.abs(got - expected).max() < 1e-4
