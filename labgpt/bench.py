@@ -52,7 +52,124 @@ def bench_bpe(vocab_size: int = 512, repeats: int = 3) -> dict:
     return result
 
 
-BENCHMARKS = {"bpe": bench_bpe}
+def ln_run(pre_ln: bool, n_layer: int, lr: float, steps: int = 200, seed: int = 0) -> float:
+    """Validation loss of a char-level GPT (width 64, 4 heads, context 64, batch 16) after
+    ``steps`` steps at a constant ``lr`` with 50 warmup steps: post-LN or pre-LN."""
+    text = labgpt.load_text("tinyshakespeare")
+    tokenizer = labgpt.CharTokenizer.from_text(text)
+    train_ids, val_ids = labgpt.train_val_split(tokenizer.encode(text))
+    labgpt.seed_everything(seed)
+    config = labgpt.GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=n_layer,
+                              n_head=4, n_embd=64, pre_ln=pre_ln, scaled_residual_init=pre_ln)
+    model = labgpt.GPT(config)
+    train_config = labgpt.TrainConfig(steps=steps, lr=lr, min_lr=lr, warmup_steps=50,
+                                      eval_every=steps, eval_batches=10, seed=seed,
+                                      progress=False)
+    history = labgpt.train(model, labgpt.lm_batches(train_ids, val_ids, 64, 16), train_config)
+    return history.final_val_loss
+
+
+def bench_ln_sweep(repeats: int = 1) -> dict:
+    """Post-LN vs pre-LN over depth and learning rate; the Transformer chapter shows the
+    result (stored in labgpt/data/ln_sweep.json) and re-runs two of its cells live."""
+    runs = []
+    for n_layer in (2, 8, 16):
+        for lr in (1e-3, 3e-3, 1e-2):
+            for pre_ln in (False, True):
+                loss = ln_run(pre_ln, n_layer, lr)
+                runs.append({"n_layer": n_layer, "lr": lr, "pre_ln": pre_ln,
+                             "val_loss": round(loss, 4)})
+                print(f"  {n_layer:>2} layers  lr {lr:.0e}  {'pre ' if pre_ln else 'post'}-LN"
+                      f"  val {loss:.3f}", flush=True)
+    return {"benchmark": "ln_sweep", "steps": 200, "runs": runs}
+
+
+def matmul_peak_flops(n: int = 1024, repeats: int = 10) -> float:
+    """The machine's float32 matmul throughput (FLOP/s): the ceiling for MFU."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    seconds, _ = _best_of(repeats, lambda: a @ b)
+    return 2 * n**3 / seconds
+
+
+def _train_tokens_per_s(step, tokens_per_step: int, steps: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * tokens_per_step / (time.perf_counter() - start)
+
+
+def bench_train(repeats: int = 1, steps: int = 30) -> dict:
+    """Training throughput of labgpt's GPT vs Hugging Face's GPT-2 at nanoGPT's CPU recipe
+    shapes (4 layers, 4 heads, 128 wide, context 64, batch 12), and model FLOPs utilisation
+    against the measured matmul peak."""
+    import torch
+
+    from labgpt.training import TrainConfig, make_optimizer
+
+    config = labgpt.GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128)
+    batch, t = 12, config.block_size
+    x = torch.randint(65, (batch, t), generator=torch.Generator().manual_seed(0))
+    labgpt.seed_everything(0)
+    model = labgpt.GPT(config)
+    optimizer = make_optimizer(model, TrainConfig())
+
+    def labgpt_step():
+        _, loss = model(x, x)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    results = {"labgpt": max(_train_tokens_per_s(labgpt_step, batch * t, steps)
+                             for _ in range(repeats))}
+    try:
+        import transformers
+    except ImportError:
+        transformers = None
+    if transformers is not None:
+        hf_config = transformers.GPT2Config(
+            vocab_size=65, n_positions=t, n_embd=128, n_layer=4, n_head=4, resid_pdrop=0.0,
+            embd_pdrop=0.0, attn_pdrop=0.0)
+        hf = transformers.GPT2LMHeadModel(hf_config)
+        hf_optimizer = make_optimizer(hf, TrainConfig())
+
+        def hf_step():
+            loss = hf(x, labels=x).loss
+            hf_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            hf_optimizer.step()
+
+        results["hf"] = max(_train_tokens_per_s(hf_step, batch * t, steps)
+                            for _ in range(repeats))
+    n = model.n_params
+    flops_per_token = 6 * n + 12 * config.n_layer * config.n_embd * t  # PaLM's estimate
+    peak = matmul_peak_flops()
+    mfu = results["labgpt"] * flops_per_token / peak
+    out = {
+        "benchmark": "train",
+        "config": "4 layers, 4 heads, 128 wide, context 64, batch 12",
+        "params": n,
+        "labgpt_tok_s": round(results["labgpt"]),
+        "hf_tok_s": round(results["hf"]) if "hf" in results else None,
+        "ratio": round(results["labgpt"] / results["hf"], 3) if "hf" in results else None,
+        "matmul_peak_gflops": round(peak / 1e9, 1),
+        "mfu": round(mfu, 4),
+    }
+    print(f"Training throughput, {out['config']} ({n:,} parameters), {steps} steps")
+    print(f"  {'labgpt GPT':<30}{out['labgpt_tok_s']:>10,} tokens/s")
+    if out["hf_tok_s"] is not None:
+        print(f"  {'transformers GPT2LMHeadModel':<30}{out['hf_tok_s']:>10,} tokens/s")
+        print(f"  {'ratio labgpt / transformers':<30}{out['ratio']:>10.2f}")
+    print(f"  {'matmul peak (float32)':<30}{out['matmul_peak_gflops']:>10,.1f} GFLOP/s")
+    print(f"  {'model FLOPs utilisation':<30}{out['mfu']:>10.1%}")
+    return out
+
+
+BENCHMARKS = {"bpe": bench_bpe, "ln_sweep": bench_ln_sweep, "train": bench_train}
 
 
 def main(argv: list[str] | None = None) -> None:
