@@ -324,3 +324,43 @@ def check_sinusoidal(fn: Callable) -> None:
             raise CheckFailed("sin and cos are swapped: even dimensions take sin")
         check_close(got, expected, f"sinusoids({t}, {d})", atol=1e-4)
     print("sinusoids passes all 3 checks.")
+
+
+def check_gpt_params(fn: Callable) -> None:
+    """Check ``fn(vocab_size, block_size, n_layer, n_embd)`` against real GPT models."""
+    from labgpt.gpt import GPT, GPTConfig
+
+    for vocab, block, layers, width, heads in ((65, 64, 2, 128, 4), (50257, 1024, 12, 768, 12),
+                                              (100, 8, 1, 8, 2)):
+        with torch.device("meta"):
+            expected = GPT(GPTConfig(vocab_size=vocab, block_size=block, n_layer=layers,
+                                     n_head=heads, n_embd=width)).n_params
+        got = int(fn(vocab, block, layers, width))
+        if got != expected:
+            hint = ""
+            if got - expected == vocab * width:
+                hint = ": the output head is tied to the token embedding, count it once"
+            elif got - expected == -block * width:
+                hint = ": the position embedding is missing"
+            raise CheckFailed(f"gpt_params({vocab}, {block}, {layers}, {width}): expected "
+                              f"{expected:,}, got {got:,} (off by {got - expected:+,}){hint}")
+    print("gpt_params matches 3 real models, GPT-2 small included.")
+
+
+def check_top_k(fn: Callable) -> None:
+    """Check ``fn(logits (b, vocab), k)``: all but the k largest per row become -inf."""
+    generator = torch.Generator().manual_seed(0)
+    for b, v, k in ((1, 10, 3), (4, 50, 1), (2, 7, 7)):
+        logits = torch.randn(b, v, generator=generator)
+        original = logits.clone()
+        got = fn(logits, k)
+        if not torch.equal(logits, original):
+            raise CheckFailed("top_k_filter changed its input in place; return a new tensor")
+        check_shape(got, (b, v), f"top_k_filter(logits of shape ({b}, {v}), k={k})")
+        kept = torch.isfinite(got).sum(-1)
+        if not (kept == k).all():
+            raise CheckFailed(f"each row should keep exactly k={k} logits, kept {kept.tolist()}")
+        expected = logits.masked_fill(logits < torch.topk(logits, k).values[:, -1:], float("-inf"))
+        if not torch.equal(got, expected):
+            raise CheckFailed("the kept logits must be the k largest of each row, unchanged")
+    print("top_k_filter passes all 3 checks.")

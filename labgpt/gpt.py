@@ -133,6 +133,39 @@ class GPT(nn.Module):
         return logits, loss
 
     @torch.no_grad()
+    def stream_loss(self, ids: torch.Tensor, batch_size: int = 64) -> float:
+        """Mean cross-entropy over all of ``ids`` (after its first token), each token predicted
+        with at least block_size / 2 tokens of context: windows of block_size tokens step by
+        half a window, and each scores only the tokens its predecessor did not."""
+        was_training = self.training
+        self.eval()
+        block, half = self.config.block_size, self.config.block_size // 2
+        ids = ids.to(self.wte.weight.device)
+        starts = list(range(0, len(ids) - block, half))
+        total, count = 0.0, 0
+        for i in range(0, len(starts), batch_size):
+            chunk = starts[i:i + batch_size]
+            x = torch.stack([ids[s:s + block] for s in chunk])  # (n, block)
+            y = torch.stack([ids[s + 1:s + block + 1] for s in chunk])
+            logits, _ = self(x)
+            losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (n, block)
+            first = torch.tensor([0 if s == 0 else half for s in chunk], device=ids.device)
+            keep = torch.arange(block, device=ids.device)[None, :] >= first[:, None]
+            total += losses[keep].sum().item()
+            count += keep.sum().item()
+        # The tail after the last full window: score it with the final block_size tokens.
+        last = starts[-1] + block if starts else 0
+        if last < len(ids) - 1:
+            x, y = ids[-block - 1:-1][None], ids[-block:][None]
+            logits, _ = self(x)
+            tail = len(ids) - 1 - last
+            losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")[0, -tail:]
+            total += losses.sum().item()
+            count += tail
+        self.train(was_training)
+        return total / count
+
+    @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None,
                  greedy: bool = False) -> torch.Tensor:
