@@ -1,0 +1,130 @@
+"""The homework tool: student versions of every chapter, and the grader on broken submissions."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labgpt import homework
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = [p for p in sorted((ROOT / "book").glob("*.ipynb"))
+            if nbformat.read(p, as_version=4).metadata.get("labgpt", {}).get("page") != "tool"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_student_version_has_no_solutions_and_keeps_the_rest(path, tmp_path):
+    source = nbformat.read(path, as_version=4)
+    student = homework.student_version(source)
+    nbformat.validate(student)
+    solutions = [c for c in source.cells if homework.is_solution(c)]
+    for original, stubbed in zip(source.cells, student.cells, strict=True):
+        if homework.is_solution(original):
+            body = original.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+            code_lines = [line.strip() for line in body.splitlines() if line.strip()]
+            assert "### BEGIN SOLUTION" not in stubbed.source
+            assert "NotImplementedError" in stubbed.source
+            assert not any(line in stubbed.source for line in code_lines if len(line) > 12)
+            # The signature and anything above the solution block stay.
+            assert stubbed.source.split("\n")[0] == original.source.split("\n")[0]
+        else:
+            assert stubbed.source == original.source  # instructions and checks untouched
+    assert solutions, "every chapter has at least one exercise"
+    # Deterministic: the same input gives a byte-identical file.
+    a, b = tmp_path / "a.ipynb", tmp_path / "b.ipynb"
+    nbformat.write(student, a)
+    nbformat.write(homework.student_version(source), b)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def tiny_notebook(solution: str, check: str = "assert double(3) == 6") -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                  "language": "python"}}
+    solution_cell = nbformat.v4.new_code_cell(
+        "def double(x):\n    ### BEGIN SOLUTION\n" + solution + "\n    ### END SOLUTION")
+    solution_cell.metadata["nbgrader"] = {"solution": True, "grade": False,
+                                          "grade_id": "tiny-ex1-solution", "schema_version": 3}
+    check_cell = nbformat.v4.new_code_cell(
+        check + "\n### BEGIN HIDDEN TESTS\nassert double(-1) == -2\n### END HIDDEN TESTS")
+    check_cell.metadata["nbgrader"] = {"solution": False, "grade": True, "points": 2,
+                                       "grade_id": "tiny-ex1-check", "schema_version": 3}
+    nb.cells = [nbformat.v4.new_markdown_cell("Write `double`."), solution_cell, check_cell]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("homework")
+    source = base / "source"
+    source.mkdir()
+    nbformat.write(tiny_notebook("    return 2 * x"), source / "tiny.ipynb")
+    cases = {
+        "correct": tiny_notebook("    return 2 * x"),
+        "exception": tiny_notebook("    raise ValueError('oops')"),
+        "loop": tiny_notebook("    while True:  # never returns\n        pass"),
+        "kernel_death": tiny_notebook("    return 2 * x\nimport os, signal\n"
+                                      "os.kill(os.getpid(), signal.SIGKILL)"),
+        "hidden_fails": tiny_notebook("    return 6 if x == 3 else 0"),
+        "edited_check": tiny_notebook("    return 0", check="pass  # I edited the check"),
+        "missing": nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]),
+    }
+    submissions = base / "submissions"
+    for name, nb in cases.items():
+        (submissions / name).mkdir(parents=True)
+        nbformat.write(nb, submissions / name / "tiny.ipynb")
+    (submissions / "corrupt").mkdir()
+    (submissions / "corrupt" / "tiny.ipynb").write_text("{not json")
+    (submissions / "renamed").mkdir()
+    nbformat.write(cases["correct"], submissions / "renamed" / "my_tiny.ipynb")
+    report = base / "report"
+    grades = homework.grade_all(homework._submissions([str(submissions)]), report, source,
+                                cell_timeout=5, notebook_timeout=60, memory_mb=4096)
+    return {Path(g.submission).parent.name: g for g in grades}, report
+
+
+def test_correct_submission_gets_full_marks(graded):
+    grades, _ = graded
+    assert grades["correct"].score == grades["correct"].max_score == 2
+
+
+@pytest.mark.parametrize(("case", "status", "message"), [
+    ("exception", "graded", "ValueError: oops"),
+    ("loop", "graded", "KeyboardInterrupt"),
+    ("kernel_death", "kernel died", ""),
+    ("hidden_fails", "graded", "AssertionError"),
+    ("edited_check", "graded", "AssertionError"),
+    ("missing", "graded", "exercise missing"),
+])
+def test_broken_submissions_score_zero_with_a_reason(graded, case, status, message):
+    grade = graded[0][case]
+    assert grade.status == status and grade.score == 0
+    if grade.exercises:
+        assert message in grade.exercises[0].error
+    else:
+        assert grade.reason
+
+
+def test_unreadable_and_renamed_files_are_reported(graded):
+    grades, _ = graded
+    assert grades["corrupt"].status == "unreadable" and "JSON" in grades["corrupt"].reason
+    assert grades["renamed"].status == "no source" and "my_tiny.ipynb" in grades["renamed"].reason
+
+
+def test_reports_are_written(graded):
+    grades, report = graded
+    rows = (report / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("submission,status,exercise") and len(rows) == 1 + len(grades)
+    assert len(json.loads((report / "grades.json").read_text())) == len(grades)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_chapter_grades_full_and_its_student_version_zero(path, tmp_path):
+    release = tmp_path / "release"
+    homework.make_student([path], release)
+    grades = homework.grade_all([path, release / path.name], tmp_path / "report",
+                                path.parent, cell_timeout=600, notebook_timeout=900)
+    assert grades[0].score == grades[0].max_score > 0
+    assert grades[1].score == 0
