@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labgpt.tokenization import check_token_ids
+
 
 class BigramLM(nn.Module):
     """A table of logits, one row per current token: ``logits = W[idx]``.
@@ -27,9 +29,7 @@ class BigramLM(nn.Module):
         against ``targets`` (b, t) in nats, or None without targets."""
         if idx.dtype != torch.long:
             raise ValueError(f"token ids must be torch.long, got {idx.dtype}")
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.vocab_size):
-            bad = idx[(idx < 0) | (idx >= self.vocab_size)][0].item()
-            raise ValueError(f"token id {bad} is outside the vocabulary [0, {self.vocab_size})")
+        check_token_ids(idx, self.vocab_size)
         logits = self.logits_table(idx)  # (b, t, vocab)
         if targets is None:
             return logits, None

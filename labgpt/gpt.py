@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from labgpt.tokenization import check_token_ids
 from labgpt.transformer import Block
 
 
@@ -113,10 +114,7 @@ class GPT(nn.Module):
                 f"sequence of {t} tokens exceeds block_size={self.config.block_size} by "
                 f"{t - self.config.block_size}; crop the context to the last "
                 f"{self.config.block_size} tokens or use a model with a larger block_size")
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.config.vocab_size):
-            bad = idx[(idx < 0) | (idx >= self.config.vocab_size)][0].item()
-            raise ValueError(f"token id {bad} is outside the vocabulary "
-                             f"[0, {self.config.vocab_size})")
+        check_token_ids(idx, self.config.vocab_size)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx (b, t) -> logits (b, t, vocab), and the mean cross-entropy against targets."""

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labgpt.tokenization import check_token_ids
+
 
 class MLPLM(nn.Module):
     def __init__(
@@ -44,8 +46,7 @@ class MLPLM(nn.Module):
         b, t = idx.shape
         if t < self.context:
             raise ValueError(f"need at least context={self.context} tokens per row, got {t}")
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.vocab_size):
-            raise ValueError(f"token ids must be in [0, {self.vocab_size})")
+        check_token_ids(idx, self.vocab_size)
         windows = idx.unfold(1, self.context, 1)  # (b, t-c+1, c)
         x = self.embed(windows).flatten(2)  # (b, t-c+1, c*e)
         logits = self.out(torch.tanh(self.hidden(x)))  # (b, t-c+1, V)

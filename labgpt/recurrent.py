@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labgpt.batching import BatchFn, random_windows
+from labgpt.tokenization import check_token_ids
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -106,8 +107,7 @@ class RecurrentLM(nn.Module):
         ``self.last_state``."""
         if idx.dim() != 2:
             raise ValueError(f"expected token ids of shape (batch, time), got {tuple(idx.shape)}")
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.vocab_size):
-            raise ValueError(f"token ids must be in [0, {self.vocab_size})")
+        check_token_ids(idx, self.vocab_size)
         if state is None and self.training and self.carry_state and self._state is not None:
             previous = self._state[0] if isinstance(self._state, tuple) else self._state
             if previous.shape[1] == idx.shape[0]:

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import regex
 import tiktoken
+import torch
 
 from labgpt.corpus import corpus_path
 
@@ -46,6 +47,14 @@ def gpt2_encoding() -> tiktoken.Encoding:
         special_tokens={END_OF_TEXT: len(ranks)},
         explicit_n_vocab=len(ranks) + 1,
     )
+
+
+def check_token_ids(idx: torch.Tensor, vocab_size: int) -> None:
+    """Raise a ValueError naming the first id outside ``[0, vocab_size)``: an embedding
+    lookup would otherwise fail with an index error far from the cause."""
+    if idx.numel() and (idx.min() < 0 or idx.max() >= vocab_size):
+        bad = idx[(idx < 0) | (idx >= vocab_size)][0].item()
+        raise ValueError(f"token id {bad} is outside the vocabulary [0, {vocab_size})")
 
 
 class CharTokenizer:

@@ -75,7 +75,7 @@ def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="kind must be one of"):
         recurrent.RecurrentLM(5, "transformer")
     model = recurrent.RecurrentLM(5, "rnn")
-    with pytest.raises(ValueError, match=r"token ids must be in \[0, 5\)"):
+    with pytest.raises(ValueError, match=r"token id 5 is outside the vocabulary \[0, 5\)"):
         model(torch.tensor([[1, 5]]))
     with pytest.raises(ValueError, match="shape"):
         model(torch.tensor([1, 2]))
