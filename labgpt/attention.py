@@ -75,7 +75,8 @@ class MultiHeadAttention(nn.Module):
     Parameters follow ``torch.nn.MultiheadAttention``: ``in_proj`` stacks the query, key and
     value projections (3 d_model, d_model); ``out_proj`` mixes the heads. With ``fused=True``
     (the default) the heads run in PyTorch's fused ``scaled_dot_product_attention``; with
-    ``fused=False`` in the formula above, which also returns the attention weights.
+    ``fused=False`` in the formula above, which keeps the attention weights in
+    ``last_weights`` (for plotting) and applies no attention dropout.
     """
 
     def __init__(self, d_model: int, n_head: int, bias: bool = True, dropout: float = 0.0,
