@@ -169,7 +169,55 @@ def bench_train(repeats: int = 1, steps: int = 30) -> dict:
     return out
 
 
-BENCHMARKS = {"bpe": bench_bpe, "ln_sweep": bench_ln_sweep, "train": bench_train}
+def bench_train_gpu(steps: int = 20) -> dict:
+    """On a CUDA GPU: GPT-2 small shapes (context 1024, batch 8), bf16 autocast and the fused
+    attention kernel; tokens/s and MFU against a measured bf16 matmul peak."""
+    import torch
+
+    from labgpt.training import TrainConfig, make_optimizer
+
+    device = torch.device("cuda")
+    config = labgpt.GPTConfig.preset("gpt2")
+    batch, t = 8, config.block_size
+    model = labgpt.GPT(config).to(device)
+    optimizer = make_optimizer(model, TrainConfig())
+    x = torch.randint(config.vocab_size, (batch, t), device=device)
+
+    def step():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            _, loss = model(x, x)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        torch.cuda.synchronize()
+
+    tokens_per_s = _train_tokens_per_s(step, batch * t, steps)
+    a = torch.randn(8192, 8192, device=device, dtype=torch.bfloat16)
+    a @ a
+    torch.cuda.synchronize()
+    seconds, _ = _best_of(5, lambda: (a @ a, torch.cuda.synchronize()))
+    peak = 2 * 8192**3 / seconds
+    flops_per_token = 6 * model.n_params + 12 * config.n_layer * config.n_embd * t
+    return {"gpu": torch.cuda.get_device_name(), "gpu_config": "GPT-2 small, context 1024, "
+            "batch 8, bf16 autocast", "gpu_tok_s": round(tokens_per_s),
+            "gpu_matmul_peak_tflops": round(peak / 1e12, 1),
+            "gpu_mfu": round(tokens_per_s * flops_per_token / peak, 4)}
+
+
+def bench_train_all(repeats: int = 1) -> dict:
+    """The CPU comparison, plus the GPU figures when a CUDA GPU is present."""
+    import torch
+
+    result = bench_train(repeats)
+    if torch.cuda.is_available():
+        gpu = bench_train_gpu()
+        print(f"  {gpu['gpu_config']} on {gpu['gpu']}: {gpu['gpu_tok_s']:,} tokens/s, "
+              f"MFU {gpu['gpu_mfu']:.1%} of {gpu['gpu_matmul_peak_tflops']} TFLOP/s")
+        result.update(gpu)
+    return result
+
+
+BENCHMARKS = {"bpe": bench_bpe, "ln_sweep": bench_ln_sweep, "train": bench_train_all}
 
 
 def main(argv: list[str] | None = None) -> None:
