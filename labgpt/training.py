@@ -104,19 +104,25 @@ def estimate_loss(
     model.eval()
     total = 0.0
     for _ in range(n_batches):
-        x, y = get_batch(split, generator)
-        x, y = _to(x, device), _to(y, device)
-        _, loss = model(*x, y) if isinstance(x, tuple) else model(x, y)
+        loss, _ = _batch_loss(model, get_batch(split, generator), device)
         total += loss.item()
     model.train(was_training)
     return total / n_batches
 
 
-def _to(batch, device: torch.device):
-    """Move a tensor, or a tuple of tensors (several model inputs), to ``device``."""
-    if isinstance(batch, tuple):
-        return tuple(t.to(device, non_blocking=True) for t in batch)
-    return batch.to(device, non_blocking=True)
+def _batch_loss(model: nn.Module, batch, device: torch.device):
+    """The model's loss on one ``(x, y)`` batch moved to ``device``; returns (loss, y).
+
+    ``x`` may be a tuple of tensors (several model inputs): the model gets ``model(*x, y)``."""
+    x, y = batch
+    y = y.to(device, non_blocking=True)
+    if isinstance(x, tuple):
+        _, loss = model(*(t.to(device, non_blocking=True) for t in x), y)
+    else:
+        _, loss = model(x.to(device, non_blocking=True), y)
+    if loss is None:
+        raise ValueError("model(x, y) returned no loss; it must return (logits, loss)")
+    return loss, y
 
 
 def _rng_state(generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -185,11 +191,7 @@ def train(
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        x, y = get_batch("train", generator)
-        x, y = _to(x, device), _to(y, device)
-        _, loss = model(*x, y) if isinstance(x, tuple) else model(x, y)
-        if loss is None:
-            raise ValueError("model(x, y) returned no loss; it must return (logits, loss)")
+        loss, y = _batch_loss(model, get_batch("train", generator), device)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = config.grad_clip if config.grad_clip is not None else math.inf
