@@ -111,7 +111,7 @@ def _first_error(cell) -> str:
     return ""
 
 
-def _restore_checks(submission, source) -> tuple[nbformat.NotebookNode, list[str]]:
+def _merge_into_source(submission, source) -> tuple[nbformat.NotebookNode, list[str]]:
     """The instructor's notebook with the student's solution cells put in, matched by
     grade_id; returns it and the grade_ids of solutions the submission lacks. Every other
     cell, check cells included, is the instructor's."""
@@ -161,7 +161,7 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
         grade.reason = f"no instructor notebook named {path.name} in {source_dir}"
         return grade
     source = nbformat.read(source_path, as_version=4) if source_path else submission
-    merged, missing = _restore_checks(submission, source)
+    merged, missing = _merge_into_source(submission, source)
     checks = [c for c in merged.cells if is_check(c)]
     grade.max_score = sum(float(_meta(c).get("points", 0)) for c in checks)
 
