@@ -17,6 +17,11 @@ if "torch" in sys.modules and "OMP_WAIT_POLICY" not in os.environ:
     )
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# The top level holds every model and its config, and the shared machinery chapters call again
+# and again (data, tokenizers, batching, training, log-probs, checkpoints, measuring, plots, the
+# environment). Modules used as a namespace are imported whole: `from labgpt import records`,
+# and what belongs to one concept (recurrent cells, attention functions, an experiment, the
+# ladder), then `recurrent.lstm_cell`. Checkers come from `labgpt.checks`.
 from labgpt.batching import lm_batches, random_windows, train_val_split  # noqa: E402
 from labgpt.bigram import BigramLM  # noqa: E402
 from labgpt.bpe import BPETokenizer  # noqa: E402
@@ -24,9 +29,12 @@ from labgpt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint 
 from labgpt.corpus import CORPORA, CorruptDataError, corpus_path, load_text  # noqa: E402
 from labgpt.environment import gpu_section, pick_device, seed_everything, use_threads  # noqa: E402
 from labgpt.gpt import GPT, GPTConfig  # noqa: E402
+from labgpt.logprobs import lm_loss, sequence_logprob, token_logprobs  # noqa: E402
+from labgpt.measure import best_time, count_params  # noqa: E402
 from labgpt.mlp_lm import MLPLM  # noqa: E402
 from labgpt.ngram import NGramLM  # noqa: E402
 from labgpt.plotting import plot_heatmap, plot_history  # noqa: E402
+from labgpt.recurrent import RecurrentLM  # noqa: E402
 from labgpt.tokenization import (  # noqa: E402
     CharTokenizer,
     WordTokenizer,
@@ -34,11 +42,19 @@ from labgpt.tokenization import (  # noqa: E402
     split_words,
 )
 from labgpt.training import History, TrainConfig, lr_at, train  # noqa: E402
+from labgpt.transformer import Seq2SeqTransformer  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CORPORA",
+    "RecurrentLM",
+    "Seq2SeqTransformer",
+    "best_time",
+    "count_params",
+    "lm_loss",
+    "sequence_logprob",
+    "token_logprobs",
     "BPETokenizer",
     "BigramLM",
     "CharTokenizer",

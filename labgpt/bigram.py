@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labgpt.logprobs import lm_loss
 from labgpt.tokenization import check_token_ids
 
 
@@ -33,8 +34,7 @@ class BigramLM(nn.Module):
         logits = self.logits_table(idx)  # (b, t, vocab)
         if targets is None:
             return logits, None
-        loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1))
-        return logits, loss
+        return logits, lm_loss(logits, targets)
 
     @torch.no_grad()
     def generate(

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from labgpt.logprobs import lm_loss
+from labgpt.measure import count_params
 from labgpt.tokenization import check_token_ids
 from labgpt.transformer import Block
 
@@ -102,7 +104,7 @@ class GPT(nn.Module):
     @property
     def n_params(self) -> int:
         """Number of parameters, the tied head counted once."""
-        return sum(p.numel() for p in self.parameters())
+        return count_params(self)
 
     def _check(self, idx: torch.Tensor) -> None:
         if idx.dim() != 2 or idx.dtype != torch.long:
@@ -116,19 +118,25 @@ class GPT(nn.Module):
                 f"{self.config.block_size} tokens or use a model with a larger block_size")
         check_token_ids(idx, self.config.vocab_size)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """idx (b, t) -> logits (b, t, vocab), and the mean cross-entropy against targets."""
+    def trunk(self, idx: torch.Tensor) -> torch.Tensor:
+        """idx (b, t) -> the hidden states (b, t, d) the output head reads: embeddings, the
+        blocks, then the final LayerNorm. Other heads (a classifier, a reward or a value head)
+        are small modules on top of these."""
         self._check(idx)
         t = idx.shape[1]
         positions = torch.arange(t, device=idx.device)  # (t,)
         x = self.drop(self.wte(idx) + self.wpe(positions))  # (b, t, d)
         for block in self.h:
             x = block(x, is_causal=True)
-        logits = self.lm_head(self.ln_f(x))  # (b, t, V)
+        return self.ln_f(x)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """idx (b, t) -> logits (b, t, vocab), and the mean cross-entropy against targets
+        (positions whose target is -100 are skipped)."""
+        logits = self.lm_head(self.trunk(idx))  # (b, t, V)
         if targets is None:
             return logits, None
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        return logits, loss
+        return logits, lm_loss(logits, targets)
 
     @torch.no_grad()
     def stream_loss(self, ids: torch.Tensor, batch_size: int = 64) -> float:
@@ -146,7 +154,7 @@ class GPT(nn.Module):
             x = torch.stack([ids[s:s + block] for s in chunk])  # (n, block)
             y = torch.stack([ids[s + 1:s + block + 1] for s in chunk])
             logits, _ = self(x)
-            losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (n, block)
+            losses = lm_loss(logits, y, reduction="none")  # (n, block)
             first = torch.tensor([0 if s == 0 else half for s in chunk], device=ids.device)
             keep = torch.arange(block, device=ids.device)[None, :] >= first[:, None]
             total += losses[keep].sum().item()
@@ -157,7 +165,7 @@ class GPT(nn.Module):
             x, y = ids[-block - 1:-1][None], ids[-block:][None]
             logits, _ = self(x)
             tail = len(ids) - 1 - last
-            losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")[0, -tail:]
+            losses = lm_loss(logits, y, reduction="none")[0, -tail:]
             total += losses.sum().item()
             count += tail
         self.train(was_training)
@@ -221,8 +229,7 @@ class GPT(nn.Module):
         """Save in Hugging Face's GPT-2 format, loadable by
         ``transformers.GPT2LMHeadModel.from_pretrained(folder)``."""
         c = self.config
-        if not (c.pre_ln and c.bias):
-            raise ValueError("only GPT-2-shaped models (pre_ln=True, bias=True) have an HF format")
+        hf = hf_config(c)  # checks the shape first
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         own = self.state_dict()
@@ -235,15 +242,36 @@ class GPT(nn.Module):
             state[f"transformer.{name}"] = own[name]
         state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
         save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
-        hf = {
-            "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
-            "vocab_size": c.vocab_size, "n_positions": c.block_size, "n_ctx": c.block_size,
-            "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head, "n_inner": None,
-            "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
-            "resid_pdrop": c.dropout, "embd_pdrop": c.dropout, "attn_pdrop": c.dropout,
-            "tie_word_embeddings": True, "labgpt_config": asdict(c),
-        }
         (folder / "config.json").write_text(json.dumps(hf, indent=2))
+
+
+def hf_config(config: GPTConfig) -> dict:
+    """Hugging Face's GPT-2 ``config.json`` for a GPT-2-shaped ``config``: the same shapes,
+    GELU (tanh form), LayerNorm eps 1e-5, the config's dropout (0 unless set) everywhere, and the
+    last token id as beginning and end of text."""
+    c = config
+    if not (c.pre_ln and c.bias):
+        raise ValueError("only GPT-2-shaped models (pre_ln=True, bias=True) have an HF format")
+    return {
+        "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": c.vocab_size, "n_positions": c.block_size, "n_ctx": c.block_size,
+        "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head, "n_inner": None,
+        "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
+        "resid_pdrop": c.dropout, "embd_pdrop": c.dropout, "attn_pdrop": c.dropout,
+        "bos_token_id": c.vocab_size - 1, "eos_token_id": c.vocab_size - 1,
+        "tie_word_embeddings": True, "labgpt_config": asdict(c),
+    }
+
+
+def hf_gpt2_model(config: GPTConfig, seed: int | None = None):
+    """A freshly initialised ``transformers.GPT2LMHeadModel`` of ``config``'s shape, in eval
+    mode: the independent implementation tests, chapters and benchmarks compare against.
+    Needs ``transformers`` (``pip install transformers``)."""
+    import transformers
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    return transformers.GPT2LMHeadModel(transformers.GPT2Config.from_dict(hf_config(config))).eval()
 
 
 # HF GPT-2 name (inside transformer.h.<i>.) -> (labgpt name inside h.<i>., transpose?).

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labgpt.logprobs import lm_loss
 from labgpt.tokenization import check_token_ids
 
 
@@ -54,9 +55,7 @@ class MLPLM(nn.Module):
             logits = logits + self.direct(x)
         if targets is None:
             return logits, None
-        y = targets[:, self.context - 1:]  # (b, t-c+1)
-        loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), y.reshape(-1))
-        return logits, loss
+        return logits, lm_loss(logits, targets[:, self.context - 1:])  # targets (b, t-c+1)
 
     @torch.no_grad()
     def next_token_probs(self, ids: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:

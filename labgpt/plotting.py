@@ -26,27 +26,35 @@ def plot_history(
     title: str = "Training",
     ax: plt.Axes | None = None,
     smooth: int = 20,
+    label: str | None = None,
+    color: str | None = None,
 ) -> plt.Axes:
     """Draw train loss (raw and moving-averaged over ``smooth`` steps) and validation loss.
 
     ``baselines`` maps a label to a loss drawn as a horizontal dashed line (e.g. the unigram
-    entropy a model must beat).
+    entropy a model must beat). To compare runs on one plot, pass the same ``ax`` with a
+    ``label`` and ``color`` per run: each run's train curve is a line and its validation
+    points are dots, both in its colour. Without a label, train is blue and validation orange.
     """
     with plt.rc_context(STYLE):
         if ax is None:
             _, ax = plt.subplots()
+        train_color = color or "tab:blue"
+        val_color = color or ("tab:orange" if label is None else train_color)
+        prefix = f"{label}: " if label else ""
         steps = np.asarray(history.steps)
         train = np.asarray(history.train_loss)
-        ax.plot(steps, train, color="tab:blue", alpha=0.25, linewidth=0.8)
+        ax.plot(steps, train, color=train_color, alpha=0.25, linewidth=0.8)
         if len(train) >= smooth > 1:
             kernel = np.ones(smooth) / smooth
             ax.plot(steps[smooth - 1:], np.convolve(train, kernel, mode="valid"),
-                    color="tab:blue", label=f"train (mean of {smooth} steps)")
+                    color=train_color, label=f"{prefix}train (mean of {smooth} steps)")
         else:
-            ax.lines[-1].set_label("train")
-        ax.plot(history.val_steps, history.val_loss, "o-", color="tab:orange", label="validation")
-        for i, (label, value) in enumerate((baselines or {}).items()):
-            ax.axhline(value, linestyle="--", color=f"C{i + 2}", linewidth=1, label=label)
+            ax.lines[-1].set_label(f"{prefix}train")
+        ax.plot(history.val_steps, history.val_loss, "o-" if label is None else "o--",
+                color=val_color, label=f"{prefix}validation")
+        for i, (name, value) in enumerate((baselines or {}).items()):
+            ax.axhline(value, linestyle="--", color=f"C{i + 2}", linewidth=1, label=name)
         ax.set_xlabel("step")
         ax.set_ylabel("loss (nats per token)")
         ax.set_title(title)

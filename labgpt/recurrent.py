@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labgpt.batching import BatchFn, random_windows
+from labgpt.logprobs import lm_loss
 from labgpt.tokenization import check_token_ids
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -120,8 +121,7 @@ class RecurrentLM(nn.Module):
         logits = self.head(out)  # (b, t, V)
         if targets is None:
             return logits, None
-        loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1))
-        return logits, loss
+        return logits, lm_loss(logits, targets)
 
     @torch.no_grad()
     def stream_loss(self, ids: torch.Tensor, n_streams: int = 32, chunk: int = 256) -> float:
@@ -136,8 +136,7 @@ class RecurrentLM(nn.Module):
         for start in range(0, length, chunk):
             logits, _ = self(x[:, start:start + chunk], state=state)
             state = self.last_state
-            total += F.cross_entropy(logits.reshape(-1, self.vocab_size),
-                                     y[:, start:start + chunk].reshape(-1), reduction="sum").item()
+            total += lm_loss(logits, y[:, start:start + chunk], reduction="sum").item()
         self.train(was_training)
         return total / y.numel()
 

@@ -1,7 +1,8 @@
 """The training loop every chapter uses: AdamW, warmup + cosine decay, clipping, validation.
 
 A run is defined by its step count and seed, never by elapsed time, so the same call gives the
-same numbers. With ``checkpoint_path`` set it saves model, optimizer, data order and RNG state;
+same numbers. The loss is the model's own language-model loss unless ``train(..., loss_fn=...)``
+names another: fine-tuning, supervised fine-tuning, a reward model or DPO reuse this one loop. With ``checkpoint_path`` set it saves model, optimizer, data order and RNG state;
 ``train(..., resume_from=path)`` then continues exactly as the uninterrupted run would have.
 """
 
@@ -11,7 +12,9 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -92,9 +95,50 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
 
 
+LossFn = Callable[[nn.Module, Any], torch.Tensor]
+
+
+def lm_batch_loss(model: nn.Module, batch) -> torch.Tensor:
+    """The default loss: ``model(x, y)``'s own loss on an ``(x, y)`` batch.
+
+    ``x`` may be a tuple of tensors (several model inputs): the model gets ``model(*x, y)``."""
+    x, y = batch
+    _, loss = model(*x, y) if isinstance(x, tuple) else model(x, y)
+    if loss is None:
+        raise ValueError("model(x, y) returned no loss; it must return (logits, loss)")
+    return loss
+
+
+def _map_tensors(batch, fn):
+    """``batch`` with ``fn`` applied to every tensor in it (inside tuples, lists and dicts)."""
+    if torch.is_tensor(batch):
+        return fn(batch)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_map_tensors(b, fn) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _map_tensors(v, fn) for k, v in batch.items()}
+    return batch
+
+
+def to_device(batch, device: torch.device):
+    """``batch`` with every tensor in it on ``device``."""
+    return _map_tensors(batch, lambda t: t.to(device, non_blocking=True))
+
+
+def count_targets(batch) -> int:
+    """Predictions in a batch, for tokens/s: the numel of ``y`` in an ``(x, y)`` batch, else of
+    the largest tensor in the batch."""
+    if isinstance(batch, tuple) and len(batch) == 2 and torch.is_tensor(batch[1]):
+        return batch[1].numel()
+    sizes = []
+    _map_tensors(batch, lambda t: sizes.append(t.numel()))
+    return max(sizes, default=0)
+
+
 @torch.no_grad()
 def estimate_loss(
-    model: nn.Module, get_batch: BatchFn, split: str, n_batches: int, seed: int
+    model: nn.Module, get_batch: BatchFn, split: str, n_batches: int, seed: int,
+    loss_fn: LossFn = lm_batch_loss,
 ) -> float:
     """Mean loss over ``n_batches`` batches drawn with a fresh generator: the same batches at
     every evaluation, so the curve moves only because the model does."""
@@ -104,25 +148,9 @@ def estimate_loss(
     model.eval()
     total = 0.0
     for _ in range(n_batches):
-        loss, _ = _batch_loss(model, get_batch(split, generator), device)
-        total += loss.item()
+        total += loss_fn(model, to_device(get_batch(split, generator), device)).item()
     model.train(was_training)
     return total / n_batches
-
-
-def _batch_loss(model: nn.Module, batch, device: torch.device):
-    """The model's loss on one ``(x, y)`` batch moved to ``device``; returns (loss, y).
-
-    ``x`` may be a tuple of tensors (several model inputs): the model gets ``model(*x, y)``."""
-    x, y = batch
-    y = y.to(device, non_blocking=True)
-    if isinstance(x, tuple):
-        _, loss = model(*(t.to(device, non_blocking=True) for t in x), y)
-    else:
-        _, loss = model(x.to(device, non_blocking=True), y)
-    if loss is None:
-        raise ValueError("model(x, y) returned no loss; it must return (logits, loss)")
-    return loss, y
 
 
 def _rng_state(generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -146,15 +174,17 @@ def train(
     get_batch: BatchFn,
     config: TrainConfig,
     resume_from: str | Path | None = None,
+    loss_fn: LossFn = lm_batch_loss,
 ) -> History:
     """Train ``model`` for ``config.steps`` steps and return its :class:`History`.
 
-    ``model(x, y)`` must return ``(logits, loss)``; ``get_batch(split, generator)`` returns
-    ``(x, y)`` for split ``"train"`` or ``"val"`` (see :func:`labgpt.lm_batches`). When ``x``
-    is a tuple of tensors (a source and a target prefix, say) the model is called as
-    ``model(*x, y)``. Batches are
-    moved to the model's device. Resuming restores the model, the optimizer, the position in
-    the data and the RNG state, so the rest of the run is identical to an uninterrupted one.
+    ``get_batch(split, generator)`` returns a batch for split ``"train"`` or ``"val"`` (see
+    :func:`labgpt.lm_batches`); every tensor in it is moved to the model's device. ``loss_fn(
+    model, batch)`` returns the scalar loss to minimise, for training and validation alike; the
+    default, :func:`lm_batch_loss`, takes ``(x, y)`` batches and calls ``model(x, y)``, which
+    must return ``(logits, loss)`` (``model(*x, y)`` when ``x`` is a tuple of tensors).
+    Resuming restores the model, the optimizer, the position in the data and the RNG state, so
+    the rest of the run is identical to an uninterrupted one.
     """
     device = next(model.parameters()).device
     optimizer = make_optimizer(model, config)
@@ -191,7 +221,10 @@ def train(
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss, y = _batch_loss(model, get_batch("train", generator), device)
+        batch = to_device(get_batch("train", generator), device)
+        loss = loss_fn(model, batch)
+        if loss.dim() != 0:
+            raise ValueError(f"the loss must be a scalar, got shape {tuple(loss.shape)}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = config.grad_clip if config.grad_clip is not None else math.inf
@@ -203,13 +236,14 @@ def train(
         history.train_loss.append(loss.item())
         history.lr.append(lr)
         history.grad_norm.append(grad_norm.item())
-        interval_tokens += y.numel()  # predictions made
+        interval_tokens += count_targets(batch)  # predictions made
         bar.update(1)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", refresh=False)
 
         if done % config.eval_every == 0 or done == config.steps:
             elapsed = time.perf_counter() - interval_start
-            val = estimate_loss(model, get_batch, "val", config.eval_batches, config.seed + 1)
+            val = estimate_loss(model, get_batch, "val", config.eval_batches, config.seed + 1,
+                                loss_fn)
             history.val_steps.append(done)
             history.val_loss.append(val)
             history.tokens_per_s.append(interval_tokens / max(elapsed, 1e-9))

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labgpt.attention import MultiHeadAttention
+from labgpt.logprobs import lm_loss
 
 
 def sinusoidal_positions(t: int, d: int) -> torch.Tensor:
@@ -136,9 +137,7 @@ class Seq2SeqTransformer(nn.Module):
         logits = self.decode(tgt_in, memory, src_mask)
         if tgt_out is None:
             return logits, None
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
-                               ignore_index=self.pad_id)
-        return logits, loss
+        return logits, lm_loss(logits, tgt_out, ignore_index=self.pad_id)
 
     @torch.no_grad()
     def greedy_decode(self, src: torch.Tensor, bos_id: int, max_new_tokens: int) -> torch.Tensor:

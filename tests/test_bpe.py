@@ -58,7 +58,7 @@ def test_bad_input_is_a_clear_error(tokenizer):
 
 
 def test_benchmark_prints_a_table_then_json(capsys):
-    from labgpt.bench import main
+    from labgpt.tools.bench import main
 
     main(["bpe", "--repeats", "1"])
     last = capsys.readouterr().out.strip().splitlines()[-1]

@@ -3,17 +3,15 @@ import pytest
 import torch
 
 import labgpt
-from labgpt.gpt import GPT, GPTConfig
+from labgpt.gpt import GPT, GPTConfig, hf_gpt2_model
 
 transformers = pytest.importorskip("transformers")
 
 
 def hf_model(n_layer=2, n_head=4, n_embd=32, vocab=97, positions=16, seed=0):
-    torch.manual_seed(seed)
-    config = transformers.GPT2Config(vocab_size=vocab, n_positions=positions, n_embd=n_embd,
-                                     n_layer=n_layer, n_head=n_head, resid_pdrop=0.0,
-                                     embd_pdrop=0.0, attn_pdrop=0.0)
-    return transformers.GPT2LMHeadModel(config).eval()
+    config = GPTConfig(vocab_size=vocab, block_size=positions, n_layer=n_layer, n_head=n_head,
+                       n_embd=n_embd)
+    return hf_gpt2_model(config, seed=seed)
 
 
 @pytest.mark.parametrize(("n_layer", "n_head", "n_embd"), [(1, 1, 8), (2, 4, 32), (3, 6, 48)])
@@ -100,3 +98,24 @@ def test_numpy_parity():
     expected = model(idx[None])[0][0].detach().numpy()
     got = gpt_forward(idx.numpy(), weights_from(model), n_head=4)
     assert np.abs(got - expected).max() < 1e-4
+
+
+def test_forward_is_the_head_on_the_trunk():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=40, block_size=10, n_layer=2, n_head=2, n_embd=16)).eval()
+    idx = torch.randint(40, (3, 10))
+    hidden = model.trunk(idx)
+    assert hidden.shape == (3, 10, 16)
+    assert torch.equal(model.lm_head(hidden), model(idx)[0])
+    head = torch.nn.Linear(16, 1)  # a reward or value head is a small module on top
+    assert head(hidden[:, -1]).shape == (3, 1)
+
+
+def test_every_model_counts_its_parameters():
+    from labgpt.measure import count_params
+
+    model = GPT(GPTConfig(vocab_size=40, block_size=10, n_layer=1, n_head=2, n_embd=16))
+    assert count_params(model) == model.n_params
+    assert count_params(labgpt.BigramLM(5)) == 25
+    assert count_params(labgpt.RecurrentLM(5, kind="rnn", n_embd=2, n_hidden=3)) == \
+        5 * 2 + (2 * 3 + 3 * 3 + 3 + 3) + (3 * 5 + 5)

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labgpt import homework
+from labgpt.tools import homework
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = [p for p in sorted((ROOT / "book").glob("*.ipynb"))

@@ -135,3 +135,41 @@ def test_schedule_warms_up_then_decays_to_min_lr():
     assert lrs[-1] == pytest.approx(0.1, abs=1e-3)
     with pytest.raises(ValueError, match="warmup_steps"):
         labgpt.TrainConfig(steps=10, warmup_steps=11)
+
+
+def test_another_loss_reuses_the_loop():
+    """A loss of (model, batch): here the loss on the second half of each window only, as a
+    fine-tuning loss that ignores a prompt would."""
+    from labgpt.logprobs import IGNORE_INDEX, lm_loss
+
+    calls = []
+
+    def second_half(model, batch):
+        x, y = batch
+        calls.append(x.shape)
+        logits, _ = model(x)
+        y = y.clone()
+        y[:, : y.shape[1] // 2] = IGNORE_INDEX
+        return lm_loss(logits, y)
+
+    model, config = run(steps=40)
+    history = labgpt.train(model, cyclic_task(), config, loss_fn=second_half)
+    assert history.final_val_loss < 0.5
+    assert len(calls) == 40 + 2 * config.eval_batches  # training steps and both evaluations
+
+
+def test_a_loss_that_is_not_a_scalar_is_refused():
+    model, config = run(steps=2)
+    with pytest.raises(ValueError, match="scalar"):
+        labgpt.train(model, cyclic_task(), config,
+                     loss_fn=lambda m, b: m(b[0])[0].mean(-1))
+
+
+def test_dict_batches_are_moved_and_counted():
+    from labgpt.training import count_targets, to_device
+
+    batch = {"ids": torch.zeros(4, 8, dtype=torch.long), "extra": [torch.zeros(3)]}
+    moved = to_device(batch, torch.device("cpu"))
+    assert moved["ids"].shape == (4, 8) and isinstance(moved["extra"], list)
+    assert count_targets(batch) == 32
+    assert count_targets((torch.zeros(2, 3), torch.zeros(2, 5))) == 10

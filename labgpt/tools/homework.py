@@ -1,0 +1,276 @@
+"""Homework: make student versions of chapters and grade submissions.
+
+    python -m labgpt.homework student book/*.ipynb -o release/
+    python -m labgpt.homework grade submissions/ -o report/ [--source book/]
+
+Exercises use nbgrader's markup and metadata, so a course that uses nbgrader can take the
+notebooks as they are, but nothing here needs nbgrader, a database or a Jupyter server:
+
+- a *solution cell* (metadata ``nbgrader.solution``) holds the answer between
+  ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the student version replaces it with
+  ``raise NotImplementedError(...)``;
+- a *check cell* (``nbgrader.grade`` with ``points``) scores its exercise: full points if it
+  runs without error. Lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``
+  are removed from the student version and restored at grading time, and every check cell is
+  taken from the instructor's copy, so editing a visible check does not help.
+
+Grading runs each submission in a fresh kernel, in a temporary folder, with a timeout per
+cell and per notebook and a memory limit, and writes each result as soon as it is known.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*$",
+                      re.M | re.S)
+HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?",
+                    re.M | re.S)
+STUB = 'raise NotImplementedError("exercise: replace this line with your solution")'
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_solution(cell) -> bool:
+    return cell.cell_type == "code" and bool(_meta(cell).get("solution"))
+
+
+def is_check(cell) -> bool:
+    return cell.cell_type == "code" and bool(_meta(cell).get("grade"))
+
+
+# --- student versions ----------------------------------------------------------------------
+
+
+def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy with solutions stubbed, hidden tests removed and every output cleared."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if is_solution(cell):
+            cell.source = SOLUTION.sub(lambda m: m.group(1) + STUB, cell.source)
+        if is_check(cell):
+            cell.source = HIDDEN.sub("", cell.source)
+        cell.outputs = []
+        cell.execution_count = None
+    return nb
+
+
+def make_student(notebooks: list[Path], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        target = out / path.name
+        nbformat.write(student_version(nb), target)
+        written.append(target)
+        print(f"student version: {target}")
+    return written
+
+
+# --- grading -------------------------------------------------------------------------------
+
+
+@dataclass
+class ExerciseScore:
+    grade_id: str
+    points: float
+    max_points: float
+    error: str = ""
+
+
+@dataclass
+class Grade:
+    submission: str
+    score: float = 0.0
+    max_score: float = 0.0
+    status: str = "graded"  # graded | timeout | kernel died | unreadable | no source
+    reason: str = ""
+    exercises: list[ExerciseScore] = field(default_factory=list)
+
+
+def _first_error(cell) -> str:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return f"{output.get('ename')}: {output.get('evalue')}"[:300]
+    return ""
+
+
+def _merge_into_source(submission, source) -> tuple[nbformat.NotebookNode, list[str]]:
+    """The instructor's notebook with the student's solution cells put in, matched by
+    grade_id; returns it and the grade_ids of solutions the submission lacks. Every other
+    cell, check cells included, is the instructor's."""
+    by_id = {_meta(c).get("grade_id"): c for c in submission.cells if _meta(c).get("grade_id")}
+    missing = []
+    merged = copy.deepcopy(source)
+    for i, cell in enumerate(merged.cells):
+        grade_id = _meta(cell).get("grade_id")
+        if is_solution(cell):
+            if grade_id in by_id:
+                merged.cells[i] = copy.deepcopy(by_id[grade_id])
+            else:
+                missing.append(grade_id)
+                merged.cells[i].source = STUB
+    return merged, missing
+
+
+def _run(path: Path, cell_timeout: int, memory_mb: int) -> None:
+    """Execute a notebook in place in a fresh kernel (runs in a child process)."""
+    import resource
+
+    from nbclient import NotebookClient
+
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # inherited by the kernel
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=cell_timeout, allow_errors=True,
+                            interrupt_on_timeout=True,  # a looping cell fails, grading goes on
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    finally:
+        nbformat.write(nb, path)
+
+
+def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
+              notebook_timeout: int = 600, memory_mb: int = 4096) -> Grade:
+    grade = Grade(submission=str(path))
+    try:
+        submission = nbformat.read(path, as_version=4)
+    except Exception as err:  # corrupt JSON, not a notebook, unreadable file
+        grade.status, grade.reason = "unreadable", f"{type(err).__name__}: {err}"[:300]
+        return grade
+    source_path = (source_dir / path.name) if source_dir else None
+    if source_path is not None and not source_path.is_file():
+        grade.status = "no source"
+        grade.reason = f"no instructor notebook named {path.name} in {source_dir}"
+        return grade
+    source = nbformat.read(source_path, as_version=4) if source_path else submission
+    merged, missing = _merge_into_source(submission, source)
+    checks = [c for c in merged.cells if is_check(c)]
+    grade.max_score = sum(float(_meta(c).get("points", 0)) for c in checks)
+
+    with tempfile.TemporaryDirectory(prefix="labgpt-grade-") as tmp:
+        work = Path(tmp) / path.name
+        nbformat.write(merged, work)
+        env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", LABGPT_PROGRESS="0",
+                   LABGPT_SKIP_GPU="1")
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "labgpt.homework", "_run", str(work),
+                 "--cell-timeout", str(cell_timeout), "--memory-mb", str(memory_mb)],
+                capture_output=True, text=True, timeout=notebook_timeout, env=env)
+            if result.returncode != 0:
+                tail = (result.stderr or "").strip().splitlines()[-1:] or ["(no message)"]
+                if "DeadKernelError" in result.stderr or "Kernel died" in result.stderr:
+                    grade.status = "kernel died"
+                elif "CellTimeoutError" in result.stderr or "TimeoutError" in result.stderr:
+                    grade.status = "timeout"
+                else:
+                    grade.status = "error"
+                grade.reason = tail[0][:300]
+        except subprocess.TimeoutExpired:
+            grade.status = "timeout"
+            grade.reason = f"the notebook ran longer than {notebook_timeout} s"
+        executed = nbformat.read(work, as_version=4)
+
+    solution_errors = {_meta(c).get("grade_id"): _first_error(c)
+                       for c in executed.cells if is_solution(c)}
+    executed_checks = [c for c in executed.cells if is_check(c)]
+    for cell in executed_checks:
+        meta = _meta(cell)
+        points = float(meta.get("points", 0))
+        ran = cell.get("execution_count") is not None
+        error = _first_error(cell) or ("" if ran else f"not run ({grade.status})")
+        grade_id = meta.get("grade_id", "?")
+        solution_id = grade_id.replace("-check", "-solution")
+        if solution_id in missing:
+            error = "exercise missing from the submission"
+        elif error and solution_errors.get(solution_id):
+            error = f"the solution cell raised {solution_errors[solution_id]}; check: {error}"
+        if "KeyboardInterrupt" in error:
+            error += f" (interrupted: a cell ran past the {cell_timeout} s limit)"
+        earned = points if ran and not error else 0.0
+        grade.exercises.append(ExerciseScore(grade_id, earned, points, error))
+    grade.score = sum(e.points for e in grade.exercises)
+    if grade.status == "graded" and missing:
+        grade.reason = f"missing exercises: {', '.join(missing)}"
+    return grade
+
+
+def grade_all(paths: list[Path], out: Path, source_dir: Path | None, **limits) -> list[Grade]:
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = out / "grades.csv", out / "grades.json"
+    grades: list[Grade] = []
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["submission", "status", "exercise", "points", "max_points", "error"])
+        for path in paths:
+            grade = grade_one(path, source_dir, **limits)
+            grades.append(grade)
+            rows = [[grade.submission, grade.status, e.grade_id, e.points, e.max_points, e.error]
+                    for e in grade.exercises] or [[grade.submission, grade.status, "", 0, 0,
+                                                   grade.reason]]
+            writer.writerows(rows)
+            f.flush()  # written as it goes: an interrupted run keeps what it graded
+            json_path.write_text(json.dumps([asdict(g) for g in grades], indent=1))
+            print(f"{grade.score:5.1f} / {grade.max_score:<5.1f} {grade.status:<12} "
+                  f"{path.name}  {grade.reason}")
+    return grades
+
+
+def _submissions(args: list[str]) -> list[Path]:
+    paths = []
+    for arg in args:
+        p = Path(arg)
+        paths.extend(sorted(p.rglob("*.ipynb")) if p.is_dir() else [p])
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m labgpt.homework", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    student = commands.add_parser("student", help="make student versions")
+    student.add_argument("notebooks", nargs="+", type=Path)
+    student.add_argument("-o", "--out", type=Path, required=True)
+    grade = commands.add_parser("grade", help="grade submissions (files or folders)")
+    grade.add_argument("submissions", nargs="+")
+    grade.add_argument("-o", "--out", type=Path, required=True)
+    grade.add_argument("--source", type=Path, default=Path(__file__).parents[1] / "book",
+                       help="the instructor's notebooks (default: the book)")
+    grade.add_argument("--cell-timeout", type=int, default=300)
+    grade.add_argument("--notebook-timeout", type=int, default=900)
+    grade.add_argument("--memory-mb", type=int, default=4096)
+    run = commands.add_parser("_run")  # internal: execute one notebook in this process
+    run.add_argument("path", type=Path)
+    run.add_argument("--cell-timeout", type=int, default=300)
+    run.add_argument("--memory-mb", type=int, default=4096)
+    args = parser.parse_args(argv)
+    if args.command == "student":
+        make_student(args.notebooks, args.out)
+    elif args.command == "grade":
+        grade_all(_submissions(args.submissions), args.out, args.source,
+                  cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                  memory_mb=args.memory_mb)
+    else:
+        _run(args.path, args.cell_timeout, args.memory_mb)
+
+
+if __name__ == "__main__":
+    main()
