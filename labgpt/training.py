@@ -2,7 +2,8 @@
 
 A run is defined by its step count and seed, never by elapsed time, so the same call gives the
 same numbers. The loss is the model's own language-model loss unless ``train(..., loss_fn=...)``
-names another: fine-tuning, supervised fine-tuning, a reward model or DPO reuse this one loop. With ``checkpoint_path`` set it saves model, optimizer, data order and RNG state;
+names another: fine-tuning, supervised fine-tuning, a reward model or DPO reuse this one loop.
+With ``checkpoint_path`` set it saves model, optimizer, data order and RNG state;
 ``train(..., resume_from=path)`` then continues exactly as the uninterrupted run would have.
 """
 
@@ -11,8 +12,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 

@@ -141,14 +141,26 @@ def ppmi_svd(
     for offset in range(1, window + 1):
         np.add.at(cooc, (ids[:-offset], ids[offset:]), 1.0)
     cooc = cooc + cooc.T  # symmetric window
+    u, s, _ = torch.svd_lowrank(torch.tensor(ppmi(cooc), dtype=torch.float), q=dim, niter=4)
+    return (u * s.sqrt()).numpy()
+
+
+def ppmi(cooc: np.ndarray) -> np.ndarray:
+    """Positive pointwise mutual information of a (words, contexts) count matrix:
+    max(0, log p(w, c) / (p(w) p(c))), and 0 where a pair was never seen."""
+    cooc = np.asarray(cooc, dtype=np.float64)
     total = cooc.sum()
     row = cooc.sum(1, keepdims=True)
     col = cooc.sum(0, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         pmi = np.log(cooc * total / (row * col))
-    ppmi = np.where(np.isfinite(pmi) & (pmi > 0), pmi, 0.0)
-    u, s, _ = torch.svd_lowrank(torch.tensor(ppmi, dtype=torch.float), q=dim, niter=4)
-    return (u * s.sqrt()).numpy()
+    return np.where(np.isfinite(pmi) & (pmi > 0), pmi, 0.0)
+
+
+def cosine_similarities(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Cosine similarity of every row of ``vectors`` (n, d) with ``query`` (d,): (n,)."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return unit @ (query / max(np.linalg.norm(query), 1e-12))
 
 
 def nearest(vectors: np.ndarray, index: int, k: int = 5,
@@ -156,8 +168,7 @@ def nearest(vectors: np.ndarray, index: int, k: int = 5,
     """The ``k`` rows most cosine-similar to row ``index`` (itself excluded)."""
     pool = np.arange(len(vectors)) if candidates is None else np.asarray(candidates)
     pool = pool[pool != index]
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    similarity = unit[pool] @ unit[index]
+    similarity = cosine_similarities(vectors[pool], vectors[index])
     return pool[np.argsort(-similarity)[:k]].tolist()
 
 

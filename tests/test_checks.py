@@ -1,38 +1,255 @@
+"""Every checker passes a correct answer and, for each typical mistake, fails with a message that
+names the mistake (not just "wrong")."""
+
+import math
+from collections import Counter
+
+import numpy as np
 import pytest
 import torch
 
-from labgpt.checks import CheckFailed, check_cross_entropy, check_shape
+from labgpt import bpe, checks, recurrent, word2vec
+from labgpt.attention import scaled_dot_product_attention
+from labgpt.checks import CheckFailed
+from labgpt.gpt import GPT, GPTConfig
+from labgpt.training import TrainConfig, lr_at
+from labgpt.transformer import sinusoidal_positions
+
+# --- correct answers -------------------------------------------------------------------------
 
 
-def good(logits, targets):
+def cross_entropy(logits, targets):
     log_probs = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
     return -log_probs[torch.arange(len(targets)), targets].mean()
 
 
-def test_a_correct_answer_passes(capsys):
-    check_cross_entropy(good)
-    assert "passes all" in capsys.readouterr().out
+def pair_frequencies(chunks):
+    return Counter(p for chunk in chunks for p in zip(chunk, chunk[1:]))  # noqa: B905
 
 
-@pytest.mark.parametrize(
-    ("answer", "message"),
-    [
-        (lambda lg, t: -good(lg, t), "wrong sign"),
-        (lambda lg, t: good(lg, t).repeat(len(t)), r"scalar \(shape \(\)\), got shape \(4,\)"),
-        (lambda lg, t: good(lg, t) * 2, "differs from the expected values"),
-        (
-            lambda lg, t: -torch.log(
-                torch.exp(lg) / torch.exp(lg).sum(-1, keepdim=True)
-            )[torch.arange(len(t)), t].mean(),
-            "overflows on logits near 1000",
-        ),
-    ],
-)
-def test_wrong_answers_are_told_what_is_wrong(answer, message):
+def decode(ids, vocab):
+    return b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")
+
+
+def continuation_counts(ids, vocab_size):
+    ids = np.asarray(ids)
+    return np.bincount(np.unique(ids[:-1] * vocab_size + ids[1:]) % vocab_size,
+                       minlength=vocab_size)
+
+
+def clip_gradients(parameters, max_norm):
+    return torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+
+
+def attend(q, k, v, mask=None):
+    return scaled_dot_product_attention(q, k, v, mask)[0]
+
+
+def split_heads(x, n_head):
+    b, t, d = x.shape
+    return x.view(b, t, n_head, d // n_head).transpose(1, 2)
+
+
+def gpt_params(vocab_size, block_size, n_layer, n_embd):
+    return (vocab_size + block_size) * n_embd + n_layer * (12 * n_embd**2 + 13 * n_embd) \
+        + 2 * n_embd
+
+
+def top_k_filter(logits, k):
+    kth = torch.topk(logits, k).values[:, -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def lr_schedule(step, lr, min_lr, warmup_steps, steps):
+    return lr_at(step, TrainConfig(steps=steps, lr=lr, min_lr=min_lr, warmup_steps=warmup_steps))
+
+
+def ppmi_raw(cooc):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(cooc * cooc.sum() / (cooc.sum(1, keepdims=True) * cooc.sum(0, keepdims=True)))
+
+
+# --- typical mistakes ------------------------------------------------------------------------
+
+
+def merge_without_skipping(ids, pair, new_id):
+    out = []
+    for i, a in enumerate(ids):
+        if i + 1 < len(ids) and (a, ids[i + 1]) == pair:
+            out.append(new_id)
+        elif not (i > 0 and (ids[i - 1], a) == pair):
+            out.append(a)
+    return out
+
+
+def merge_in_place(ids, pair, new_id):
+    ids[:] = bpe.merge(ids, pair, new_id)
+    return ids
+
+
+def lstm_wrong_gate_order(x, state, w_ih, w_hh, b_ih, b_hh):
+    h, c = state
+    f, i, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def gru_reset_outside_bias(x, h, w_ih, w_hh, b_ih, b_hh):
+    xr, xz, xn = (x @ w_ih.T + b_ih).chunk(3, dim=-1)
+    hr, hz, hn = (h @ w_hh.T).chunk(3, dim=-1)
+    br, bz, bn = b_hh.chunk(3)
+    r, z = torch.sigmoid(xr + hr + br), torch.sigmoid(xz + hz + bz)
+    n = torch.tanh(xn + r * hn + bn)
+    return (1 - z) * n + z * h
+
+
+def clip_returning_norm_after(parameters, max_norm):
+    torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+    return torch.norm(torch.stack([p.grad.norm() for p in parameters]))
+
+
+def perplexity_by_product(p):
+    with np.errstate(divide="ignore"):
+        return float(np.prod(p) ** (-1 / len(p)))
+
+
+def lr_warmup_from_zero(step, lr, min_lr, warmup_steps, steps):
+    if step < warmup_steps:
+        return lr * step / warmup_steps
+    return lr_schedule(step, lr, min_lr, warmup_steps, steps)
+
+
+CASES = [
+    # (checker, correct answer, [(wrong answer, words the message must contain), ...])
+    (checks.check_cross_entropy, cross_entropy, [
+        (lambda lg, t: -cross_entropy(lg, t), "wrong sign"),
+        (lambda lg, t: cross_entropy(lg, t).repeat(len(t)), r"scalar \(shape \(\)\), got shape"),
+        (lambda lg, t: cross_entropy(lg, t) * 2, "differs from the expected values"),
+        (lambda lg, t: -torch.log(torch.exp(lg) / torch.exp(lg).sum(-1, keepdim=True))[
+            torch.arange(len(t)), t].mean(), "overflows on logits near 1000"),
+    ]),
+    (checks.check_merge, bpe.merge, [
+        (merge_without_skipping, r"skip both ids of a merged pair"),
+        (merge_in_place, "modified its input list"),
+    ]),
+    (checks.check_pair_counts, pair_frequencies, [
+        (lambda chunks: pair_frequencies([sum(chunks, [])]), "spans two chunks"),
+        (lambda chunks: Counter(p for c in chunks for p in zip(c, c[2:])), "wrong or missing"),  # noqa: B905
+    ]),
+    (checks.check_decode, decode, [
+        (lambda ids, vocab: "".join(vocab[i].decode("utf-8", errors="replace") for i in ids),
+         "decoded each token on its own"),
+        (lambda ids, vocab: b"".join(vocab[i] for i in ids).decode("utf-8"),
+         "errors='replace'"),
+    ]),
+    (checks.check_add_k, lambda c, h, k, v: (c + k) / (h + k * v), [
+        (lambda c, h, k, v: (c + k) / (h + k), "k \\* vocab_size"),
+    ]),
+    (checks.check_continuation_counts, continuation_counts, [
+        (lambda ids, v: np.bincount(np.asarray(ids)[1:], minlength=v),
+         "distinct left neighbours, not occurrences"),
+    ]),
+    (checks.check_perplexity, lambda p: float(np.exp(-np.log(p).mean())), [
+        (lambda p: 1 / p.mean(), "arithmetic"),
+        (lambda p: float(-np.log(p).mean()), "exponentiate"),
+        (perplexity_by_product, "underflows"),
+        (lambda p: float(np.exp(-np.log(p).sum())), "do not sum"),
+    ]),
+    (checks.check_negative_sampling_loss, word2vec.negative_sampling_loss, [
+        (lambda c, p, n: word2vec.negative_sampling_loss(c, p, n) * len(c), "sum over the batch"),
+        (lambda c, p, n: -(torch.log(torch.sigmoid((c * p).sum(-1))) + torch.log(torch.sigmoid(
+            -torch.einsum("bkd,bd->bk", n, c))).sum(-1)).mean(), "F.logsigmoid"),
+        (lambda c, p, n: word2vec.negative_sampling_loss(c, p, n)[None], "scalar"),
+    ]),
+    (checks.check_cosine_similarities, word2vec.cosine_similarities, [
+        (lambda vectors, query: vectors @ query, "dot product"),
+        (lambda vectors, query: vectors @ query / np.linalg.norm(query), "normalise both"),
+    ]),
+    (checks.check_ppmi, word2vec.ppmi, [
+        (ppmi_raw, "never seen"),
+        (lambda cooc: np.where(np.isfinite(ppmi_raw(cooc)), ppmi_raw(cooc), 0.0),
+         "negative entries"),
+    ]),
+    (checks.check_lstm_cell, recurrent.lstm_cell, [
+        (lstm_wrong_gate_order, "input, forget, candidate, output"),
+        (lambda *args: recurrent.lstm_cell(*args)[0], r"pair \(h, c\)"),
+    ]),
+    (checks.check_gru_cell, recurrent.gru_cell, [
+        (gru_reset_outside_bias, "the reset gate multiplies"),
+    ]),
+    (checks.check_clip_grad_norm, clip_gradients, [
+        (clip_returning_norm_after, "global norm before clipping"),
+    ]),
+    (checks.check_attention, attend, [
+        (lambda q, k, v, mask=None: scaled_dot_product_attention(q, k, v, mask, scale=False)[0],
+         "1/sqrt\\(d\\) scaling"),
+        (lambda q, k, v, mask=None: attend(q, k, v), "with a causal mask"),  # mask ignored
+    ]),
+    (checks.check_causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).tril(), [
+        (lambda t: torch.ones(t, t, dtype=torch.bool).triu(), "transposed"),
+        (lambda t: ~torch.ones(t, t, dtype=torch.bool).tril(), "inverted"),
+        (lambda t: torch.ones(t, t).tril(), "boolean"),
+    ]),
+    (checks.check_split_heads, split_heads, [
+        (lambda x, h: x.view(x.shape[0], h, x.shape[1], -1), "plain view mixes positions"),
+        (lambda x, h: x.view(x.shape[0], x.shape[1], h, -1), r"expected shape \(2, 4, 3, 2\)"),
+    ]),
+    (checks.check_sinusoidal, sinusoidal_positions, [
+        (lambda t, d: sinusoidal_positions(t, d).view(t, d // 2, 2).flip(-1).reshape(t, d),
+         "sin and cos are swapped"),
+        (lambda t, d: sinusoidal_positions(t, d)[:, : d // 2], "expected shape"),
+    ]),
+    (checks.check_gpt_params, gpt_params, [
+        (lambda v, b, n, d: gpt_params(v, b, n, d) + v * d, "tied to the token embedding"),
+        (lambda v, b, n, d: gpt_params(v, b, n, d) - b * d, "position embedding is missing"),
+    ]),
+    (checks.check_top_k, top_k_filter, [
+        (lambda logits, k: -top_k_filter(-logits, k), "the k largest"),
+        (lambda logits, k: logits.masked_fill_(logits < torch.topk(logits, k).values[:, -1:],
+                                               float("-inf")), "in place"),
+        (lambda logits, k: top_k_filter(logits, max(k - 1, 1)), "keep exactly k"),
+    ]),
+    (checks.check_lr_schedule, lr_schedule, [
+        (lr_warmup_from_zero, r"\(step \+ 1\) / warmup_steps"),
+        (lambda step, lr, min_lr, w, steps: lr if step >= w else lr_schedule(
+            step, lr, min_lr, w, steps), "decays along a cosine"),
+    ]),
+]
+
+CORRECT = [pytest.param(check, answer, id=check.__name__) for check, answer, _ in CASES]
+WRONG = [pytest.param(check, wrong, message, id=f"{check.__name__}-{i}")
+         for check, _, mistakes in CASES for i, (wrong, message) in enumerate(mistakes)]
+
+
+@pytest.mark.parametrize(("check", "answer"), CORRECT)
+def test_a_correct_answer_passes(check, answer, capsys):
+    check(answer)
+    assert capsys.readouterr().out.strip(), "a passing check prints one line"
+
+
+@pytest.mark.parametrize(("check", "wrong", "message"), WRONG)
+def test_a_typical_mistake_is_named(check, wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        check_cross_entropy(answer)
+        check(wrong)
 
 
-def test_check_shape_names_both_shapes():
+def test_every_checker_is_tested():
+    names = {n for n in checks.__all__ if n.startswith("check_")} - {
+        "check_shape", "check_close", "check_scalar"}
+    assert names == {check.__name__ for check, _, _ in CASES}
+
+
+def test_core_checks_name_both_shapes_and_the_gap():
     with pytest.raises(CheckFailed, match=r"expected shape \(2, 8\), got \(8, 2\)"):
-        check_shape(torch.zeros(8, 2), (2, 8), "x")
+        checks.check_shape(torch.zeros(8, 2), (2, 8), "x")
+    with pytest.raises(CheckFailed, match=r"largest gap 0.5 at index \(1,\)"):
+        checks.check_close(torch.tensor([1.0, 2.5]), torch.tensor([1.0, 2.0]))
+    with pytest.raises(CheckFailed, match="should return a tensor"):
+        checks.check_scalar(1.0, "loss")
+
+
+def test_gpt_param_formula_matches_a_real_model():
+    with torch.device("meta"):
+        model = GPT(GPTConfig(vocab_size=65, block_size=64, n_layer=2, n_head=4, n_embd=128))
+    assert gpt_params(65, 64, 2, 128) == model.n_params
+    assert math.isfinite(model.n_params)

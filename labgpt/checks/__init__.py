@@ -1,0 +1,54 @@
+"""Checkers for the exercises, one module per chapter; each says *what* is wrong, not just "no".
+
+A checker runs the learner's function on cases with known answers (usually labgpt's own
+implementation, or PyTorch's), raises :class:`CheckFailed` (an AssertionError, so nbval and the
+grader see a failure) with a message naming the expectation, what was got and, for the usual
+mistakes, the likely cause, and prints one line on success. Shared helpers live in
+:mod:`labgpt.checks.core`. Notebooks import checkers from here: ``from labgpt.checks import
+check_merge``.
+"""
+
+from labgpt.checks.core import CheckFailed, check_close, check_scalar, check_shape
+from labgpt.checks.embeddings import (
+    check_cosine_similarities,
+    check_negative_sampling_loss,
+    check_ppmi,
+)
+from labgpt.checks.getting_started import check_cross_entropy
+from labgpt.checks.gpt import check_gpt_params, check_lr_schedule, check_top_k
+from labgpt.checks.ngrams import check_add_k, check_continuation_counts, check_perplexity
+from labgpt.checks.rnn import check_clip_grad_norm, check_gru_cell, check_lstm_cell
+from labgpt.checks.tokens import check_decode, check_merge, check_pair_counts
+from labgpt.checks.transformer import (
+    check_attention,
+    check_causal_mask,
+    check_sinusoidal,
+    check_split_heads,
+)
+
+__all__ = [
+    "CheckFailed",
+    "check_add_k",
+    "check_attention",
+    "check_causal_mask",
+    "check_clip_grad_norm",
+    "check_close",
+    "check_continuation_counts",
+    "check_cosine_similarities",
+    "check_cross_entropy",
+    "check_decode",
+    "check_gpt_params",
+    "check_gru_cell",
+    "check_lr_schedule",
+    "check_lstm_cell",
+    "check_merge",
+    "check_negative_sampling_loss",
+    "check_pair_counts",
+    "check_perplexity",
+    "check_ppmi",
+    "check_scalar",
+    "check_shape",
+    "check_sinusoidal",
+    "check_split_heads",
+    "check_top_k",
+]
