@@ -6,7 +6,6 @@ import torch
 from labgpt import CorruptDataError, records
 from labgpt.records import RECIPES, Recipe
 
-
 TOY_MODULE = """
 import torch
 
