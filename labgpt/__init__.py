@@ -30,7 +30,7 @@ from labgpt.corpus import CORPORA, CorruptDataError, corpus_path, load_text  # n
 from labgpt.environment import gpu_section, pick_device, seed_everything, use_threads  # noqa: E402
 from labgpt.gpt import GPT, GPTConfig  # noqa: E402
 from labgpt.logprobs import lm_loss, sequence_logprob, token_logprobs  # noqa: E402
-from labgpt.measure import best_time, count_params  # noqa: E402
+from labgpt.measure import best_time, count_params, timed  # noqa: E402
 from labgpt.mlp_lm import MLPLM  # noqa: E402
 from labgpt.ngram import NGramLM  # noqa: E402
 from labgpt.plotting import plot_heatmap, plot_history  # noqa: E402
@@ -54,6 +54,7 @@ __all__ = [
     "count_params",
     "lm_loss",
     "sequence_logprob",
+    "timed",
     "token_logprobs",
     "BPETokenizer",
     "BigramLM",

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from torch import nn
+
+T = TypeVar("T")
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
@@ -30,3 +33,11 @@ def best_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> fl
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    """Call ``fn()`` once; return its result and the seconds it took. For work too long to
+    repeat (training a tokenizer, say); for short work prefer :func:`best_time`."""
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
