@@ -17,7 +17,6 @@ record says where it came from and re-runs a cheap part of it live.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import json
 import math
@@ -30,7 +29,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from labgpt.corpus import CorruptDataError
+from labgpt.corpus import CorruptDataError, sha256_of
 
 RECORDS_DIR = Path(__file__).parent / "data" / "records"
 SUMS = "SHA256SUMS"
@@ -98,10 +97,6 @@ def recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _read_sums(folder: Path) -> dict[str, str]:
     sums = folder / SUMS
     if not sums.is_file():
@@ -149,7 +144,7 @@ def save(name: str, result: dict, state_dict: dict[str, torch.Tensor] | None = N
         save_file(tensors, tmp, metadata={"labgpt_record": json.dumps(header)})
     os.replace(tmp, path)
     sums = _read_sums(folder)
-    sums[rec.filename] = _sha256(path)
+    sums[rec.filename] = sha256_of(path)
     _write_sums(folder, sums)
     return path
 
@@ -163,7 +158,7 @@ def load(name: str, folder: str | Path = RECORDS_DIR) -> Record:
         raise FileNotFoundError(f"record {name!r} is missing ({path}); make it with "
                                 f"`{rec.command}`")
     expected = _read_sums(folder).get(rec.filename)
-    digest = _sha256(path)
+    digest = sha256_of(path)
     if expected is None:
         raise CorruptDataError(f"{path} is not listed in {folder / SUMS}; re-make it with "
                                f"`{rec.command}`")
