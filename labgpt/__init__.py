@@ -18,15 +18,17 @@ if "torch" in sys.modules and "OMP_WAIT_POLICY" not in os.environ:
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The top level holds every model and its config, and the shared machinery chapters call again
-# and again (data, tokenizers, batching, training, log-probs, checkpoints, measuring, plots, the
-# environment). Modules used as a namespace are imported whole: `from labgpt import records`,
-# and what belongs to one concept (recurrent cells, attention functions, an experiment, the
-# ladder), then `recurrent.lstm_cell`. Checkers come from `labgpt.checks`.
+# and again (data, tokenizers, batching, training, log-probs, decoding, checkpoints, measuring,
+# plots, the environment). Modules used as a namespace are imported whole: `from labgpt import
+# records`, and what belongs to one concept (recurrent cells, attention functions, decoding's
+# filters, an experiment, the ladder), then `recurrent.lstm_cell`. Checkers come from
+# `labgpt.checks`.
 from labgpt.batching import lm_batches, random_windows, train_val_split  # noqa: E402
 from labgpt.bigram import BigramLM  # noqa: E402
 from labgpt.bpe import BPETokenizer  # noqa: E402
 from labgpt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from labgpt.corpus import CORPORA, CorruptDataError, corpus_path, load_text  # noqa: E402
+from labgpt.decoding import beam_search, generate  # noqa: E402
 from labgpt.environment import gpu_section, pick_device, seed_everything, use_threads  # noqa: E402
 from labgpt.gpt import GPT, GPTConfig  # noqa: E402
 from labgpt.logprobs import lm_loss, sequence_logprob, token_logprobs  # noqa: E402
@@ -50,7 +52,9 @@ __all__ = [
     "CORPORA",
     "RecurrentLM",
     "Seq2SeqTransformer",
+    "beam_search",
     "best_time",
+    "generate",
     "count_params",
     "lm_loss",
     "sequence_logprob",

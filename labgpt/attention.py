@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labgpt.kv_cache import LayerKV
+
 
 def causal_mask(t: int, device: torch.device | str | None = None) -> torch.Tensor:
     """(t, t) boolean mask: position i may attend to positions 0..i only."""
@@ -97,9 +99,12 @@ class MultiHeadAttention(nn.Module):
         return x.view(b, t, self.n_head, self.d_model // self.n_head).transpose(1, 2)  # (b,h,t,dh)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None, is_causal: bool = False) -> torch.Tensor:
+                mask: torch.Tensor | None = None, is_causal: bool = False,
+                kv: LayerKV | None = None) -> torch.Tensor:
         """Self-attention over ``x`` (b, t, d), or cross-attention from ``x`` to ``context``
-        (b, s, d). ``mask`` broadcasts to (b, h, t, s); ``is_causal`` adds the causal mask."""
+        (b, s, d). ``mask`` broadcasts to (b, h, t, s); ``is_causal`` adds the causal mask.
+        With a key/value cache ``kv``, ``x`` holds only the new positions: their keys and values
+        are appended to the cache and the queries attend over all of them."""
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"expected input (batch, time, {self.d_model}), got {tuple(x.shape)}")
         if context is None:
@@ -114,6 +119,8 @@ class MultiHeadAttention(nn.Module):
             q = F.linear(x, w_q, b_q)  # (b, t, d)
             k, v = F.linear(context, w_kv, b_kv).split(self.d_model, dim=-1)  # (b, s, d) each
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)  # (b, h, ., dh)
+        if kv is not None:
+            k, v = kv.append(k, v)  # (b, h, past + t, dh)
         tq, tk = q.shape[-2], k.shape[-2]
         if mask is not None:
             _check_mask(mask, torch.Size((x.shape[0], self.n_head, tq, tk)))

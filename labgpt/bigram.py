@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from labgpt.logprobs import lm_loss
@@ -37,13 +36,13 @@ class BigramLM(nn.Module):
         return logits, lm_loss(logits, targets)
 
     @torch.no_grad()
-    def generate(
-        self, idx: torch.Tensor, max_new_tokens: int, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Extend each row of ``idx`` (b, t) by sampling ``max_new_tokens`` tokens."""
-        for _ in range(max_new_tokens):
-            logits, _ = self(idx[:, -1:])  # (b, 1, vocab)
-            probs = F.softmax(logits[:, -1], dim=-1)  # (b, vocab)
-            next_id = torch.multinomial(probs, 1, generator=generator)  # (b, 1)
-            idx = torch.cat([idx, next_id], dim=1)
-        return idx
+    def step(self, ids: torch.Tensor, state: None = None,
+             mask: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
+        """Decoding (:mod:`labgpt.decoding`): the next token depends on the last one only, so
+        there is no state to carry. ids (b, t) -> logits (b, vocab)."""
+        logits, _ = self(ids[:, -1:])
+        return logits[:, -1], None
+
+    @staticmethod
+    def reorder(state: None, rows: torch.Tensor) -> None:
+        return None

@@ -17,10 +17,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from labgpt.attention import causal_mask
+from labgpt.kv_cache import KVCache
 from labgpt.logprobs import lm_loss
 from labgpt.measure import count_params
 from labgpt.tokenization import check_token_ids
@@ -106,37 +107,116 @@ class GPT(nn.Module):
         """Number of parameters, the tied head counted once."""
         return count_params(self)
 
-    def _check(self, idx: torch.Tensor) -> None:
+    def _check(self, idx: torch.Tensor, past: int = 0) -> None:
         if idx.dim() != 2 or idx.dtype != torch.long:
             raise ValueError(f"idx must be a (batch, time) tensor of torch.long token ids, got "
                              f"shape {tuple(idx.shape)} and dtype {idx.dtype}")
-        t = idx.shape[1]
+        t = past + idx.shape[1]
         if t > self.config.block_size:
+            held = f" ({past} in the cache and {idx.shape[1]} new)" if past else ""
             raise ValueError(
-                f"sequence of {t} tokens exceeds block_size={self.config.block_size} by "
+                f"sequence of {t} tokens{held} exceeds block_size={self.config.block_size} by "
                 f"{t - self.config.block_size}; crop the context to the last "
                 f"{self.config.block_size} tokens or use a model with a larger block_size")
+        if idx.shape[1] == 0:
+            raise ValueError("idx holds no tokens: give the model at least one token to read")
         check_token_ids(idx, self.config.vocab_size)
 
-    def trunk(self, idx: torch.Tensor) -> torch.Tensor:
+    def trunk(self, idx: torch.Tensor, cache: KVCache | None = None,
+              mask: torch.Tensor | None = None) -> torch.Tensor:
         """idx (b, t) -> the hidden states (b, t, d) the output head reads: embeddings, the
         blocks, then the final LayerNorm. Other heads (a classifier, a reward or a value head)
-        are small modules on top of these."""
-        self._check(idx)
-        t = idx.shape[1]
-        positions = torch.arange(t, device=idx.device)  # (t,)
+        are small modules on top of these.
+
+        With a ``cache``, ``idx`` holds the tokens that follow those already in it: only they
+        are computed, and their keys and values are added to the cache. ``mask`` (b, t) is False
+        at left padding (prompts of different lengths in one batch): no token attends to
+        padding, and positions count real tokens only, so a padded row computes what it would
+        alone.
+        """
+        self._check(idx, past=cache.length if cache is not None else 0)
+        b, t = idx.shape
+        if mask is not None and mask.shape != idx.shape:
+            raise ValueError(f"mask must have the shape of idx {tuple(idx.shape)}, got "
+                             f"{tuple(mask.shape)}")
+        if cache is not None:
+            cache.add_tokens(idx, mask)
+            real = cache.mask  # (b, T): every position the new tokens may attend to
+        else:
+            real = mask
+        total = real.shape[1] if real is not None else t
+        past = total - t
+        if real is None or bool(real.all()):
+            positions = torch.arange(past, total, device=idx.device)  # (t,)
+            attn_mask, is_causal = None, t > 1  # one new token may see everything before it
+        else:
+            positions = (real.long().cumsum(1) - 1).clamp(min=0)[:, past:]  # (b, t)
+            causal = causal_mask(total, idx.device)[past:]  # (t, T)
+            itself = torch.eye(total, dtype=torch.bool, device=idx.device)[past:]  # no empty row
+            attn_mask = (causal & (real[:, None, :] | itself))[:, None]  # (b, 1, t, T)
+            is_causal = False
         x = self.drop(self.wte(idx) + self.wpe(positions))  # (b, t, d)
-        for block in self.h:
-            x = block(x, is_causal=True)
+        layers = cache.layers if cache is not None else [None] * len(self.h)
+        for block, kv in zip(self.h, layers, strict=True):
+            x = block(x, mask=attn_mask, is_causal=is_causal, kv=kv)
         return self.ln_f(x)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                cache: KVCache | None = None, mask: torch.Tensor | None = None):
         """idx (b, t) -> logits (b, t, vocab), and the mean cross-entropy against targets
-        (positions whose target is -100 are skipped)."""
-        logits = self.lm_head(self.trunk(idx))  # (b, t, V)
+        (positions whose target is -100 are skipped). ``cache`` and ``mask``: see
+        :meth:`trunk`."""
+        logits = self.lm_head(self.trunk(idx, cache, mask))  # (b, t, V)
         if targets is None:
             return logits, None
         return logits, lm_loss(logits, targets)
+
+    # --- Decoding (the protocol of labgpt.decoding) ----------------------------------------
+
+    def window_start(self, length: int) -> int:
+        """Index of the first token the model reads when a sequence has ``length`` tokens.
+
+        Up to ``block_size`` tokens the model reads them all. Past it, the window keeps only its
+        last ``keep = block_size // 2`` tokens each time it fills up, then grows again: with a
+        cache, that is one re-read of ``keep`` tokens every ``block_size - keep + 1`` new tokens
+        rather than a full re-read at every token (which a window sliding one token at a time
+        would need, since positions are absolute). Cached and uncached decoding both follow
+        this rule, so they compute the same logits.
+        """
+        block = self.config.block_size
+        keep = max(1, block // 2)
+        if length <= block:
+            return 0
+        period = block + 1 - keep
+        return (length - keep) // period * period
+
+    @torch.no_grad()
+    def step(self, ids: torch.Tensor, state: KVCache | None = None,
+             mask: torch.Tensor | None = None) -> tuple[torch.Tensor, KVCache]:
+        """Read ``ids`` (b, t) after the tokens the cache ``state`` holds (None: a fresh start,
+        ``ids`` is the prompt) and return the next-token logits (b, vocab) and the cache.
+        ``mask`` (b, t) is False at left padding. When the window would pass ``block_size``
+        the cache is rebuilt from its last tokens (:meth:`window_start`)."""
+        if state is None:
+            state = KVCache(self.config.n_layer)
+        elif state.length:
+            length = state.start + state.length + ids.shape[1]
+            start = self.window_start(length)
+            if start != state.start:  # the window is full: re-read its last tokens afresh
+                if mask is None:
+                    mask = torch.ones_like(ids, dtype=torch.bool)
+                cut = start - state.start
+                ids = torch.cat([state.ids, ids], dim=1)[:, cut:]
+                mask = torch.cat([state.mask, mask], dim=1)[:, cut:]
+                state = KVCache(self.config.n_layer)
+                state.start = start
+        hidden = self.trunk(ids, state, mask)  # (b, t, d)
+        return self.lm_head(hidden[:, -1]), state
+
+    @staticmethod
+    def reorder(state: KVCache, rows: torch.Tensor) -> KVCache:
+        """The cache of sequences ``rows``, in that order (beam search)."""
+        return state.select(rows)
 
     @torch.no_grad()
     def stream_loss(self, ids: torch.Tensor, batch_size: int = 64) -> float:
@@ -170,31 +250,6 @@ class GPT(nn.Module):
             count += tail
         self.train(was_training)
         return total / count
-
-    @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, generator: torch.Generator | None = None,
-                 greedy: bool = False) -> torch.Tensor:
-        """Extend idx (b, t) by max_new_tokens tokens. The context is cropped to the last
-        block_size tokens at every step. ``greedy`` takes the most likely token."""
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}; "
-                             "use greedy=True for the most likely token")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
-        for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size:]
-            logits, _ = self(context)
-            logits = logits[:, -1] / temperature  # (b, V)
-            if greedy:
-                next_id = logits.argmax(-1, keepdim=True)
-            else:
-                if top_k is not None:
-                    kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
-                next_id = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
-            idx = torch.cat([idx, next_id], dim=1)
-        return idx
 
     # --- Hugging Face GPT-2 format -------------------------------------------------------
 

@@ -68,6 +68,10 @@ RECIPES: dict[str, Recipe] = {
                "post-LN vs pre-LN GPTs over depth 2/8/16 and lr 1e-3/3e-3/1e-2, 200 steps "
                "each (transformer chapter)",
                config={"steps": 200, "seed": 0}, tolerance=0.02, minutes=6),
+        Recipe("base_model", "weights", "labgpt.base_model:make",
+               "a character GPT of Tiny Shakespeare (4 x 192, context 128, 1,500 steps of 32 "
+               "x 128 characters), the model Part II decodes from (decoding chapter)",
+               config={"seed": 0}, tolerance=0.02, minutes=11),
     ]
 }
 

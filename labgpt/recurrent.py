@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from labgpt.batching import BatchFn, random_windows
@@ -141,19 +140,37 @@ class RecurrentLM(nn.Module):
         return total / y.numel()
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        logits, _ = self(idx, state=None)
-        state = self.last_state
-        for _ in range(max_new_tokens):
-            probs = F.softmax(logits[:, -1] / temperature, dim=-1)
-            next_id = torch.multinomial(probs, 1, generator=generator)  # (b, 1)
-            idx = torch.cat([idx, next_id], dim=1)
-            logits, _ = self(next_id, state=state)
-            state = self.last_state
-        return idx
+    def step(self, ids: torch.Tensor, state: State | None = None,
+             mask: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """Decoding (:mod:`labgpt.decoding`): read ``ids`` (b, t) from ``state`` (None: zeros)
+        and return the next-token logits (b, vocab) and the hidden state after them. ``mask``
+        (b, t), False at left padding, is for a first call (prompts of different lengths):
+        each row is read from its first real token, as it would be alone."""
+        if ids.dim() != 2:
+            raise ValueError(f"expected token ids of shape (batch, time), got {tuple(ids.shape)}")
+        check_token_ids(ids, self.vocab_size)
+        x = self.embed(ids)  # (b, t, d)
+        if mask is None or bool(mask.all()):
+            out, state = self.rnn(x, state)  # (b, t, H)
+            return self.head(out[:, -1]), state
+        if state is not None:
+            raise ValueError("left padding (mask) is for the prompt, the first call only")
+        t = ids.shape[1]
+        lengths = mask.sum(dim=1)  # (b,)
+        # Move each row's padding to its end, then let the packed RNN stop at each row's length.
+        source = (torch.arange(t, device=ids.device)[None, :] + (t - lengths)[:, None]) % t
+        x = x.gather(1, source[..., None].expand_as(x))
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        _, state = self.rnn(packed)
+        h = state[0] if isinstance(state, tuple) else state  # (1, b, H)
+        return self.head(h[-1]), state
+
+    @staticmethod
+    def reorder(state: State, rows: torch.Tensor) -> State:
+        if isinstance(state, tuple):
+            return tuple(s[:, rows] for s in state)
+        return state[:, rows]
 
 
 def tbptt_batches(train_ids: torch.Tensor, val_ids: torch.Tensor, bptt: int,

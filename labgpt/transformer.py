@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labgpt.attention import MultiHeadAttention
+from labgpt.kv_cache import LayerKV
 from labgpt.logprobs import lm_loss
 
 
@@ -72,9 +73,12 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, is_causal: bool = False,
                 memory: torch.Tensor | None = None,
-                memory_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x (b, t, d) -> (b, t, d). ``memory`` (b, s, d): the encoder output to cross-attend."""
-        x = self._residual(x, self.ln_1, lambda h: self.attn(h, mask=mask, is_causal=is_causal))
+                memory_mask: torch.Tensor | None = None,
+                kv: LayerKV | None = None) -> torch.Tensor:
+        """x (b, t, d) -> (b, t, d). ``memory`` (b, s, d): the encoder output to cross-attend.
+        ``kv``: this block's key/value cache (``x`` then holds only the new positions)."""
+        x = self._residual(x, self.ln_1,
+                           lambda h: self.attn(h, mask=mask, is_causal=is_causal, kv=kv))
         if self.cross_attn is not None:
             if memory is None:
                 raise ValueError("this decoder block needs the encoder output, memory=...")
@@ -139,12 +143,28 @@ class Seq2SeqTransformer(nn.Module):
             return logits, None
         return logits, lm_loss(logits, tgt_out, ignore_index=self.pad_id)
 
+    # --- Decoding (the protocol of labgpt.decoding) ----------------------------------------
+
     @torch.no_grad()
-    def greedy_decode(self, src: torch.Tensor, bos_id: int, max_new_tokens: int) -> torch.Tensor:
-        """Generate (b, max_new_tokens) target ids, always taking the most likely next token."""
+    def start(self, src: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The decoding state for source ``src`` (b, s): the encoded source, its padding mask,
+        and no target tokens yet. Pass it to ``labgpt.generate(model, bos, n, state=...)``."""
         memory, src_mask = self.encode(src)
-        out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
-        for _ in range(max_new_tokens):
-            logits = self.decode(out, memory, src_mask)  # (b, t, V)
-            out = torch.cat([out, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
-        return out[:, 1:]
+        return memory, src_mask, src.new_zeros(src.shape[0], 0)
+
+    @torch.no_grad()
+    def step(self, ids: torch.Tensor, state: tuple[torch.Tensor, ...],
+             mask: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Read target tokens ``ids`` (b, t) after those in ``state`` (from :meth:`start`);
+        return the next target token's logits (b, tgt_vocab). The decoder re-reads the whole
+        target each step (no cache: these targets are short)."""
+        if state is None:
+            raise ValueError("an encoder-decoder decodes from its source: pass "
+                             "state=model.start(src)")
+        memory, src_mask, tgt = state
+        tgt = torch.cat([tgt, ids], dim=1)
+        return self.decode(tgt, memory, src_mask)[:, -1], (memory, src_mask, tgt)
+
+    @staticmethod
+    def reorder(state: tuple[torch.Tensor, ...], rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(s[rows] for s in state)

@@ -80,7 +80,7 @@ def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="shape"):
         model(torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="temperature"):
-        model.generate(torch.tensor([[1]]), 3, temperature=0)
+        labgpt.generate(model, torch.tensor([[1]]), 3, temperature=0)
 
 
 def test_forget_bias_starts_open():
