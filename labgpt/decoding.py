@@ -230,6 +230,28 @@ def generate(model: Decodable, prompt: torch.Tensor | Sequence[Sequence[int]],
     return rows
 
 
+# --- Scoring a continuation ----------------------------------------------------------------
+
+@torch.no_grad()
+def continuation_logprobs(model: Decodable, prompt: torch.Tensor,
+                          continuation: torch.Tensor) -> torch.Tensor:
+    """log p(continuation[:, i] | prompt, continuation[:, :i]) for every i: (b, n), each token
+    read with the context it would have had while being generated (the same steps, the same
+    window past a GPT's ``block_size``). prompt (b, t), continuation (b, n)."""
+    if prompt.dim() != 2 or continuation.dim() != 2 or len(prompt) != len(continuation):
+        raise ValueError(f"prompt (b, t) and continuation (b, n) must be 2-D with the same "
+                         f"batch, got {tuple(prompt.shape)} and {tuple(continuation.shape)}")
+    out = []
+    with _EvalMode(model):
+        logits, state = model.step(prompt)
+        for i in range(continuation.shape[1]):
+            token = continuation[:, i:i + 1]  # (b, 1)
+            out.append(F.log_softmax(logits.float(), dim=-1).gather(1, token))
+            if i < continuation.shape[1] - 1:
+                logits, state = model.step(token, state)
+    return torch.cat(out, dim=1)
+
+
 # --- Beam search --------------------------------------------------------------------------
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from labgpt import bpe, checks, recurrent, word2vec
+from labgpt import bpe, checks, decoding, recurrent, word2vec
 from labgpt.attention import scaled_dot_product_attention
 from labgpt.checks import CheckFailed
 from labgpt.gpt import GPT, GPTConfig
@@ -16,6 +16,35 @@ from labgpt.training import TrainConfig, lr_at
 from labgpt.transformer import sinusoidal_positions
 
 # --- correct answers -------------------------------------------------------------------------
+
+
+def beam_step(scores, logprobs, num_beams):
+    top, index = (scores[:, None] + logprobs).flatten().topk(num_beams)
+    return top, index // logprobs.shape[1], index % logprobs.shape[1]
+
+
+def beam_step_per_row(scores, logprobs, num_beams):
+    """A mistake: the best token of each beam, not the best candidates over all beams."""
+    candidates = scores[:, None] + logprobs
+    best, tokens = candidates.max(dim=1)
+    order = best.argsort(descending=True)
+    rows = torch.arange(len(scores)).repeat(num_beams)[order.repeat(num_beams)][:num_beams]
+    return best.repeat(num_beams)[:num_beams], rows, tokens.repeat(num_beams)[:num_beams]
+
+
+def top_p_stopping_below_p(logits, p):
+    """A mistake: keep tokens while the running sum stays <= p."""
+    sorted_logits, order = logits.sort(dim=-1, descending=True)
+    drop = sorted_logits.softmax(-1).cumsum(-1) > p
+    return logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+
+
+def top_p_in_sorted_order(logits, p):
+    """A mistake: the mask computed in sorted order applied to the unsorted logits."""
+    sorted_logits, _ = logits.sort(dim=-1, descending=True)
+    probs = sorted_logits.softmax(-1)
+    drop = probs.cumsum(-1) - probs >= p
+    return logits.masked_fill(drop, float("-inf"))
 
 
 def cross_entropy(logits, targets):
@@ -208,6 +237,23 @@ CASES = [
         (lambda logits, k: logits.masked_fill_(logits < torch.topk(logits, k).values[:, -1:],
                                                float("-inf")), "in place"),
         (lambda logits, k: top_k_filter(logits, max(k - 1, 1)), "keep exactly k"),
+    ]),
+    (checks.check_top_p, decoding.top_p_filter, [
+        (top_p_stopping_below_p, "carries the sum past p"),
+        (top_p_in_sorted_order, "vocabulary order"),
+        (lambda logits, p: logits.masked_fill_(~decoding.top_p_filter(logits, p).isfinite(),
+                                               float("-inf")), "in place"),
+    ]),
+    (checks.check_repetition_penalty, decoding.apply_repetition_penalty, [
+        (lambda logits, seen, penalty: torch.where(seen, logits / penalty, logits),
+         "multiply negative logits"),
+        (lambda logits, seen, penalty: decoding.apply_repetition_penalty(
+            logits, torch.ones_like(seen), penalty), "not seen yet must keep"),
+    ]),
+    (checks.check_beam_step, beam_step, [
+        (lambda scores, logprobs, k: beam_step(torch.zeros_like(scores), logprobs, k),
+         "add each beam's running score"),
+        (beam_step_per_row, "candidates from all beams compete together"),
     ]),
     (checks.check_lr_schedule, lr_schedule, [
         (lr_warmup_from_zero, r"\(step \+ 1\) / warmup_steps"),

@@ -271,3 +271,26 @@ def test_bad_settings_are_refused_before_any_work():
         generate(model, torch.zeros(1, 9, dtype=torch.long), 3)
     with pytest.raises(ValueError, match=r"token id 25 is outside the vocabulary \[0, 20\)"):
         generate(model, torch.tensor([[1, 25]]), 3)
+
+
+def test_continuation_logprobs_equal_one_forward_pass():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=30, block_size=16, n_layer=2, n_head=2, n_embd=16)).eval()
+    seq = torch.randint(30, (3, 16))
+    got = decoding.continuation_logprobs(model, seq[:, :5], seq[:, 5:])
+    expected = labgpt.token_logprobs(model(seq[:, :-1])[0], seq[:, 1:])[:, 4:]
+    assert got.shape == (3, 11) and torch.allclose(got, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="same batch"):
+        decoding.continuation_logprobs(model, seq[:2, :5], seq[:, 5:])
+
+
+def test_text_metrics():
+    from labgpt.text_metrics import distinct_n, repeated_ngrams
+
+    assert distinct_n("abcd", 2) == 1.0 and repeated_ngrams("abcd", 2) == 0.0
+    assert distinct_n("abababab", 2) == 2 / 7 and repeated_ngrams("abababab", 2) == 5 / 7
+    words = "the cat sat on the cat".split()
+    assert distinct_n(words, 2) == 4 / 5
+    assert repeated_ngrams("ab", 8) == 0.0 and distinct_n("ab", 8) == 1.0
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        distinct_n("abc", 0)

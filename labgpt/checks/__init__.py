@@ -9,6 +9,7 @@ check_merge``.
 """
 
 from labgpt.checks.core import CheckFailed, check_close, check_scalar, check_shape
+from labgpt.checks.decoding import check_beam_step, check_repetition_penalty, check_top_p
 from labgpt.checks.embeddings import (
     check_cosine_similarities,
     check_negative_sampling_loss,
@@ -30,6 +31,7 @@ __all__ = [
     "CheckFailed",
     "check_add_k",
     "check_attention",
+    "check_beam_step",
     "check_causal_mask",
     "check_clip_grad_norm",
     "check_close",
@@ -46,9 +48,11 @@ __all__ = [
     "check_pair_counts",
     "check_perplexity",
     "check_ppmi",
+    "check_repetition_penalty",
     "check_scalar",
     "check_shape",
     "check_sinusoidal",
     "check_split_heads",
     "check_top_k",
+    "check_top_p",
 ]

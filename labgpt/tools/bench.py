@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m labgpt.bench bpe|train``.
+"""Benchmarks: ``python -m labgpt.bench bpe|train|generate``.
 
 Each prints a readable table, then one JSON object as its last line for scripts to parse.
 Benchmarks only time things; they are not part of the test suite, since their numbers depend
@@ -175,16 +175,80 @@ def bench_train_all(repeats: int = 1) -> dict:
     return result
 
 
-BENCHMARKS = {"bpe": bench_bpe, "train": bench_train_all}
+def bench_generate(repeats: int = 1, prompt_len: int = 32, new_tokens: int = 256) -> dict:
+    """Greedy generation at GPT-2 small's shapes (random weights): labgpt with its key/value
+    cache, labgpt re-reading the whole context at every step, and Hugging Face's
+    ``generate(use_cache=True)`` on the same weights; the three must give the same tokens."""
+    import tempfile
+
+    import torch
+
+    from labgpt.gpt import hf_gpt2_model
+
+    config = labgpt.GPTConfig.preset("gpt2")
+    reference = hf_gpt2_model(config, seed=0)
+    with tempfile.TemporaryDirectory() as folder:
+        reference.save_pretrained(folder)
+        model = labgpt.GPT.from_pretrained(folder).eval()
+    prompt = torch.randint(config.vocab_size, (1, prompt_len),
+                           generator=torch.Generator().manual_seed(0))
+
+    def ours(use_cache: bool):
+        return labgpt.generate(model, prompt, new_tokens, greedy=True, use_cache=use_cache)
+
+    def theirs():
+        with torch.no_grad():
+            return reference.generate(prompt, attention_mask=torch.ones_like(prompt),
+                                      max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                                      do_sample=False, use_cache=True,
+                                      pad_token_id=config.vocab_size - 1)
+
+    runs = {}
+    for name, fn in [("cached", lambda: ours(True)), ("uncached", lambda: ours(False)),
+                     ("transformers", theirs)]:
+        out, _ = labgpt.timed(fn)  # warm-up, and the tokens to compare
+        seconds = best_time(fn, repeats, warmup=0)
+        runs[name] = (out, seconds)
+    tokens = runs["cached"][0]
+    for name, (out, _) in runs.items():
+        if not torch.equal(out, tokens):
+            raise RuntimeError(f"{name} generation gave different tokens from the cached one")
+    _, cache = model.step(tokens[:, :-1])
+    per_token = 2 * config.n_layer * config.n_embd * 4  # bytes of fp32 keys and values
+    rate = {name: new_tokens / s for name, (_, s) in runs.items()}
+    result = {
+        "benchmark": "generate", "config": "gpt2 (124M), random weights, greedy, batch 1",
+        "prompt_tokens": prompt_len, "new_tokens": new_tokens,
+        "cached_tok_s": round(rate["cached"], 2), "uncached_tok_s": round(rate["uncached"], 2),
+        "transformers_tok_s": round(rate["transformers"], 2),
+        "cache_speedup": round(rate["cached"] / rate["uncached"], 2),
+        "vs_transformers": round(rate["cached"] / rate["transformers"], 3),
+        "cache_bytes_per_token": per_token, "cache_mib": round(cache.nbytes / 2**20, 2),
+        "tokens_identical": True,
+    }
+    print(f"Greedy generation, GPT-2 small shapes (random weights), {prompt_len}-token prompt, "
+          f"{new_tokens} new tokens, best of {repeats}")
+    for name, label in [("cached", "labgpt, KV cache"), ("uncached", "labgpt, no cache"),
+                        ("transformers", "transformers, use_cache=True")]:
+        print(f"  {label:<32}{runs[name][1]:8.2f} s {rate[name]:8.2f} tokens/s")
+    print(f"  cache speed-up {result['cache_speedup']:.1f}x; labgpt / transformers "
+          f"{result['vs_transformers']:.2f}; cache {per_token / 1024:.0f} KiB per token, "
+          f"{result['cache_mib']} MiB at {tokens.shape[1] - 1} tokens; tokens identical")
+    return result
+
+
+BENCHMARKS = {"bpe": bench_bpe, "train": bench_train_all, "generate": bench_generate}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labgpt.bench", description=__doc__)
     parser.add_argument("benchmark", choices=sorted(BENCHMARKS))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed repeats (default: 3, or 1 for generate)")
     args = parser.parse_args(argv)
     labgpt.use_threads(2)
-    result = BENCHMARKS[args.benchmark](repeats=args.repeats)
+    repeats = args.repeats or (1 if args.benchmark == "generate" else 3)
+    result = BENCHMARKS[args.benchmark](repeats=repeats)
     print(json.dumps(result))
 
 
