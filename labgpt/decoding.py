@@ -185,8 +185,8 @@ def generate(model: Decodable, prompt: torch.Tensor | Sequence[Sequence[int]],
         vocab = logits.shape[-1]
         if eos_id is not None and not 0 <= eos_id < vocab:
             raise ValueError(f"eos_id={eos_id} is outside the vocabulary [0, {vocab})")
-        seen = torch.zeros(ids.shape[0], vocab, dtype=torch.bool, device=ids.device)
-        seen.scatter_(1, ids, mask)
+        seen = torch.zeros(ids.shape[0], vocab + 1, dtype=torch.bool, device=ids.device)
+        seen = seen.scatter_(1, ids.masked_fill(~mask, vocab), True)[:, :vocab]  # not padding
         done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
         new = []
         for i in range(max_new_tokens):
@@ -277,7 +277,11 @@ def beam_search(model: Decodable, prompt: torch.Tensor | Sequence[int], max_new_
                    num_beams=num_beams)
     if early_stopping not in (True, False, "never"):
         raise ValueError(f"early_stopping must be True, False or 'never', got {early_stopping!r}")
-    ids, _, _ = _as_batch(torch.as_tensor(prompt, dtype=torch.long).flatten(), 0, _device(model))
+    prompt = torch.as_tensor(prompt, dtype=torch.long)
+    if prompt.dim() > 2 or (prompt.dim() == 2 and prompt.shape[0] != 1):
+        raise ValueError(f"beam_search takes one prompt, (t,) or (1, t), got shape "
+                         f"{tuple(prompt.shape)}; call it once per prompt")
+    ids, _, _ = _as_batch(prompt.flatten(), 0, _device(model))
     if max_new_tokens == 0:
         return ids[0]
     with _EvalMode(model):

@@ -261,6 +261,8 @@ def test_bad_settings_are_refused_before_any_work():
             generate(model, p, 3, **kwargs)
     with pytest.raises(ValueError, match="num_beams must be a whole number >= 1"):
         beam_search(model, p[0], 3, 0)
+    with pytest.raises(ValueError, match="beam_search takes one prompt"):
+        beam_search(model, torch.zeros(2, 3, dtype=torch.long), 3, 2)
     with pytest.raises(ValueError, match="early_stopping"):
         beam_search(model, p[0], 3, 2, early_stopping="sometimes")
     with pytest.raises(ValueError, match="the prompt is empty"):
