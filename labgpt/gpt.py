@@ -5,6 +5,10 @@ Token and learned position embeddings, ``n_layer`` causal Transformer blocks
 token embedding. ``pre_ln=False`` gives GPT-1's post-LN blocks and no final LayerNorm;
 ``pre_ln=True`` GPT-2's pre-LN blocks with a final LayerNorm.
 
+``forward(idx, cache=...)`` reads new tokens after those held in a key/value cache
+(:mod:`labgpt.kv_cache`), and :meth:`GPT.step` is the decoding step :mod:`labgpt.decoding`
+calls: one model for training, scoring and cached generation.
+
 Weights load from, and save to, Hugging Face's GPT-2 format (``config.json`` and
 ``model.safetensors``) through one explicit name map, :data:`HF_NAMES`.
 """
@@ -278,7 +282,18 @@ class GPT(nn.Module):
             ours[name] = state[name]
         ours["lm_head.weight"] = ours["wte.weight"]
         model.load_state_dict(ours)
-        return model
+        return model.keep_weights_transposed()
+
+    def keep_weights_transposed(self) -> GPT:
+        """Store every block's linear weights in (in, out) memory order, as GPT-2 checkpoints
+        do (Hugging Face's ``Conv1D``), with the same values and shapes. A decoding step
+        multiplies each weight by one vector; on a CPU, with weights too large for the cache,
+        that product reads (in, out)-ordered weights faster (measured here: 408 vs 686 us for
+        a 3072 x 768 weight). Checkpoints and results are unchanged."""
+        for block in self.h:
+            for linear in (block.attn.in_proj, block.attn.out_proj, block.mlp.fc, block.mlp.proj):
+                linear.weight.data = linear.weight.data.t().contiguous().t()
+        return self
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Save in Hugging Face's GPT-2 format, loadable by

@@ -18,25 +18,45 @@ import torch
 
 
 class LayerKV:
-    """One attention layer's cached keys and values, each (b, n_head, t, head_dim)."""
+    """One attention layer's cached keys and values, each (b, n_head, t, head_dim).
+
+    They live in buffers with room to spare, doubled when full, so appending a token writes
+    one slice instead of copying everything cached so far."""
 
     def __init__(self):
-        self.keys: torch.Tensor | None = None
-        self.values: torch.Tensor | None = None
+        self._keys: torch.Tensor | None = None  # (b, h, capacity, dh)
+        self._values: torch.Tensor | None = None
+        self.length = 0
+
+    @property
+    def keys(self) -> torch.Tensor | None:
+        return None if self._keys is None else self._keys[:, :, :self.length]
+
+    @property
+    def values(self) -> torch.Tensor | None:
+        return None if self._values is None else self._values[:, :, :self.length]
 
     def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add the new positions' keys and values (b, h, t_new, dh); return all of them."""
-        if self.keys is None:
-            self.keys, self.values = k, v
-        else:
-            self.keys = torch.cat([self.keys, k], dim=2)
-            self.values = torch.cat([self.values, v], dim=2)
+        end = self.length + k.shape[2]
+        if self._keys is None or end > self._keys.shape[2]:
+            b, h, _, dh = k.shape
+            capacity = max(2 * end, 16)
+            keys, values = k.new_empty(b, h, capacity, dh), v.new_empty(b, h, capacity, dh)
+            if self._keys is not None:
+                keys[:, :, :self.length] = self.keys
+                values[:, :, :self.length] = self.values
+            self._keys, self._values = keys, values
+        self._keys[:, :, self.length:end] = k
+        self._values[:, :, self.length:end] = v
+        self.length = end
         return self.keys, self.values
 
     def select(self, rows: torch.Tensor) -> LayerKV:
         out = LayerKV()
-        if self.keys is not None:
-            out.keys, out.values = self.keys[rows], self.values[rows]
+        if self._keys is not None:
+            out._keys, out._values = self._keys[rows], self._values[rows]
+            out.length = self.length
         return out
 
 

@@ -115,3 +115,17 @@ def test_every_model_counts_its_parameters():
     assert count_params(labgpt.BigramLM(5)) == 25
     assert count_params(labgpt.RecurrentLM(5, kind="rnn", n_embd=2, n_hidden=3)) == \
         5 * 2 + (2 * 3 + 3 * 3 + 3 + 3) + (3 * 5 + 5)
+
+
+def test_transposed_storage_keeps_values_and_training_works():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=30, block_size=8, n_layer=2, n_head=2, n_embd=16))
+    idx = torch.randint(30, (2, 8))
+    before = model(idx)[0]
+    model.keep_weights_transposed()
+    weight = model.h[0].mlp.fc.weight
+    assert weight.shape == (64, 16) and weight.t().is_contiguous()
+    assert torch.equal(model(idx)[0], before)
+    _, loss = model(idx, idx)
+    loss.backward()  # gradients and optimizers work on the transposed storage
+    torch.optim.AdamW(model.parameters()).step()
