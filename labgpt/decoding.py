@@ -190,14 +190,10 @@ def generate(model: Decodable, prompt: torch.Tensor | Sequence[Sequence[int]],
         done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
         new = []
         for i in range(max_new_tokens):
-            if greedy:
-                scores = logits.float()
-                if repetition_penalty != 1.0:
-                    scores = apply_repetition_penalty(scores, seen, repetition_penalty)
+            scores = process_logits(logits, seen, temperature, top_k, top_p, repetition_penalty)
+            if greedy:  # (check_settings: no temperature, top-k or top-p with greedy)
                 token = scores.argmax(dim=-1)  # (b,)
             else:
-                scores = process_logits(logits, seen, temperature, top_k, top_p,
-                                        repetition_penalty)
                 token = torch.multinomial(scores.softmax(dim=-1), 1, generator=generator)[:, 0]
             token = token.masked_fill(done, pad)
             new.append(token)
