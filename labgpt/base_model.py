@@ -39,8 +39,7 @@ def make(seed: int = 0, steps: int = TRAIN.steps) -> tuple[dict[str, torch.Tenso
     # Ship half precision (half the bytes) and score exactly what is shipped.
     state = {k: v.detach().half() for k, v in model.state_dict().items()
              if k != "lm_head.weight"}  # tied to wte.weight
-    model.load_state_dict(_float(state), strict=False)
-    model.lm_head.weight = model.wte.weight
+    model.load_state_dict(_float(state), strict=False)  # lm_head shares wte's tensor
     return state, {"val_loss": round(model.eval().stream_loss(val_ids), 4),
                    "params": model.n_params, "steps": steps, "batch_size": BATCH_SIZE,
                    "train_loss_last_100": round(sum(history.train_loss[-100:]) / 100, 4)}

@@ -79,10 +79,6 @@ class KVCache:
         """Number of positions held (padding included)."""
         return 0 if self.ids is None else self.ids.shape[1]
 
-    @property
-    def padded(self) -> bool:
-        return self.mask is not None and not bool(self.mask.all())
-
     def add_tokens(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         """Record the ids (b, t) and padding mask of the tokens about to be read (no mask: no
         padding)."""
