@@ -58,3 +58,21 @@ def lm_batches(
         return random_windows(splits[split], block_size, batch_size, generator)
 
     return get_batch
+
+
+def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int = 0,
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token sequences of different lengths into one batch.
+
+    Returns ``ids`` (n, longest) with ``pad_id`` after each sequence's end, and ``lengths``
+    (n,). Padding sits after the real tokens, so a causal model's real positions never see it;
+    losses skip it through ``lengths``."""
+    if not seqs:
+        raise ValueError("no sequences to pad")
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    if lengths.min() == 0:
+        raise ValueError(f"sequence {int((lengths == 0).nonzero()[0])} is empty")
+    ids = torch.full((len(seqs), int(lengths.max())), pad_id, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return ids, lengths

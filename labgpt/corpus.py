@@ -9,7 +9,9 @@ naming the file, instead of quietly training on the wrong text. Origins and lice
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -101,3 +103,37 @@ def corpus_path(name: str, data_dir: str | Path | None = None) -> Path:
 def load_text(name: str, data_dir: str | Path | None = None) -> str:
     """Load a corpus as one UTF-8 string, verified against its sha256."""
     return corpus_path(name, data_dir).read_text(encoding="utf-8")
+
+
+def load_sst2(split: str) -> list[tuple[str, int]]:
+    """SST-2 (Socher et al., 2013, via GLUE) as ``(text, label)`` pairs, label 1 = positive.
+
+    ``"train"``: 67,349 rows, phrases and sentences cut from about 6,900 reviews' sentences (a
+    phrase often sits inside a longer row); ``"dev"``: 872 whole sentences. The text is
+    lowercased and tokenized (``"it 's"``), so ``text.split()`` gives its words."""
+    if split not in ("train", "dev"):
+        raise ValueError(f"split must be 'train' or 'dev', got {split!r}")
+    lines = load_text(f"sst2_{split}").splitlines()
+    if lines[0] != "sentence\tlabel":
+        raise CorruptDataError(f"sst2_{split}.tsv does not start with its header")
+    rows = []
+    for line in lines[1:]:
+        text, label = line.rsplit("\t", 1)
+        rows.append((text.strip(), int(label)))
+    return rows
+
+
+@lru_cache(maxsize=1)
+def sst2_sentences(min_words: int = 6) -> tuple[tuple[str, int], ...]:
+    """SST-2's training rows of at least ``min_words`` words that are not part of a longer row:
+    6,575 distinct sentences (or long fragments), labelled, in a fixed shuffled order. These
+    are the labelled examples a few-label experiment draws from; the shorter rows are their
+    phrases again."""
+    rows = sorted(set(load_sst2("train")), key=lambda r: (-len(r[0]), r))
+    kept, seen = [], ""
+    for text, label in rows:
+        if len(text.split()) >= min_words and f" {text} " not in seen:
+            kept.append((text, label))
+            seen += f"\n {text} "
+    random.Random(0).shuffle(kept)
+    return tuple(kept)

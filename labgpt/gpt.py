@@ -111,6 +111,24 @@ class GPT(nn.Module):
         """Number of parameters, the tied head counted once."""
         return count_params(self)
 
+    def add_tokens(self, n: int) -> list[int]:
+        """Grow the vocabulary by ``n`` tokens and return their ids (the last ``n``).
+
+        Their embeddings start random (std 0.02, as at initialisation) and the output head
+        stays tied to the grown table; every existing token keeps its embedding. GPT-1 adds its
+        start, delimiter and extract tokens this way before fine-tuning."""
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        old = self.wte.weight  # (V, d)
+        new = old.new_empty(n, old.shape[1]).normal_(mean=0.0, std=0.02)  # (n, d)
+        self.wte = nn.Embedding.from_pretrained(torch.cat([old.detach(), new]), freeze=False)
+        self.lm_head = nn.Linear(old.shape[1], old.shape[0] + n, bias=False,
+                                 device=old.device, dtype=old.dtype)
+        self.lm_head.weight = self.wte.weight
+        first = self.config.vocab_size
+        self.config = replace(self.config, vocab_size=first + n)
+        return list(range(first, first + n))
+
     def _check(self, idx: torch.Tensor, past: int = 0) -> None:
         if idx.dim() != 2 or idx.dtype != torch.long:
             raise ValueError(f"idx must be a (batch, time) tensor of torch.long token ids, got "

@@ -72,6 +72,15 @@ RECIPES: dict[str, Recipe] = {
                "a character GPT of Tiny Shakespeare (4 x 192, context 128, 1,500 steps of 32 "
                "x 128 characters), the model Part II decodes from (decoding chapter)",
                config={"seed": 0}, tolerance=0.02, minutes=11),
+        Recipe("sst2_lm", "weights", "labgpt.sst2_transfer:make",
+               "a word-level GPT pre-trained on SST-2's training text, labels unused (2 x 128, "
+               "context 64, 6,000 steps of 32 x 64 tokens; GPT-1 chapter)",
+               config={"seed": 0}, tolerance=0.02, minutes=20),
+        Recipe("sst2_transfer", "json", "labgpt.sst2_transfer:sweep",
+               "SST-2 dev accuracy against the number of labelled sentences: the sst2_lm GPT "
+               "fine-tuned (with and without the auxiliary loss), the same GPT from scratch, "
+               "and bag-of-words logistic regression, 4 seeds (GPT-1 chapter)",
+               config={"seeds": [0, 1, 2, 3]}, tolerance=0.03, minutes=25),
     ]
 }
 

@@ -107,14 +107,19 @@ class WordTokenizer:
     """Maps words to ids. Words seen fewer than ``min_count`` times share the id of ``<unk>``.
 
     With ``unk=False`` there is no unknown token, and encoding an unseen word is an error.
+    ``specials`` are extra tokens text never contains (an end-of-text marker): they get the
+    ids right after ``<unk>``.
     """
 
-    def __init__(self, words: Iterable[str], min_count: int = 2, unk: bool = True):
+    def __init__(self, words: Iterable[str], min_count: int = 2, unk: bool = True,
+                 specials: Iterable[str] = ()):
         counts = Counter(words)
         if not counts:
             raise ValueError("cannot build a word vocabulary from an empty corpus")
-        kept = sorted(w for w, c in counts.items() if c >= (min_count if unk else 1))
-        self.words: list[str] = ([UNK] if unk else []) + kept
+        specials = list(specials)
+        kept = sorted(w for w, c in counts.items()
+                      if c >= (min_count if unk else 1) and w not in specials)
+        self.words: list[str] = ([UNK] if unk else []) + specials + kept
         self.stoi = {w: i for i, w in enumerate(self.words)}
         self.unk_id: int | None = 0 if unk else None
 

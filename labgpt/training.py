@@ -13,7 +13,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,13 +111,17 @@ def lm_batch_loss(model: nn.Module, batch) -> torch.Tensor:
 
 
 def _map_tensors(batch, fn):
-    """``batch`` with ``fn`` applied to every tensor in it (inside tuples, lists and dicts)."""
+    """``batch`` with ``fn`` applied to every tensor in it (inside tuples, lists, dicts and
+    dataclasses)."""
     if torch.is_tensor(batch):
         return fn(batch)
     if isinstance(batch, (tuple, list)):
         return type(batch)(_map_tensors(b, fn) for b in batch)
     if isinstance(batch, dict):
         return {k: _map_tensors(v, fn) for k, v in batch.items()}
+    if is_dataclass(batch) and not isinstance(batch, type):
+        return replace(batch, **{f.name: _map_tensors(getattr(batch, f.name), fn)
+                                 for f in fields(batch)})
     return batch
 
 

@@ -7,11 +7,13 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from labgpt import bpe, checks, decoding, recurrent, word2vec
+from labgpt import bpe, checks, decoding, fine_tuning, recurrent, word2vec
 from labgpt.attention import scaled_dot_product_attention
 from labgpt.checks import CheckFailed
 from labgpt.gpt import GPT, GPTConfig
+from labgpt.logprobs import lm_loss
 from labgpt.training import TrainConfig, lr_at
 from labgpt.transformer import sinusoidal_positions
 
@@ -259,6 +261,31 @@ CASES = [
         (lr_warmup_from_zero, r"\(step \+ 1\) / warmup_steps"),
         (lambda step, lr, min_lr, w, steps: lr if step >= w else lr_schedule(
             step, lr, min_lr, w, steps), "decays along a cosine"),
+    ]),
+]
+
+def l3_loss(class_logits, labels, lm_logits, lm_targets, aux_weight):
+    return F.cross_entropy(class_logits, labels) + aux_weight * lm_loss(lm_logits, lm_targets)
+
+
+CASES += [
+    (checks.check_l3_loss, l3_loss, [
+        (lambda c, y, lm, t, w: lm_loss(lm, t) + w * F.cross_entropy(c, y), "multiplies L1"),
+        (lambda c, y, lm, t, w: F.cross_entropy(c, y) + w * lm_loss(lm, t, reduction="sum"),
+         "not their sum"),
+        (lambda c, y, lm, t, w: l3_loss(c, y, lm, t.clamp(min=0), w), "-100 are padding"),
+    ]),
+    (checks.check_similarity_input, fine_tuning.similarity, [
+        (lambda a, b, sp: fine_tuning.entailment(a, b, sp), "two sequences"),
+        (lambda a, b, sp: fine_tuning.similarity(a, b, sp)[::-1], r"order \(a, b\) first"),
+        (lambda a, b, sp: [[sp.start, *a, *b, sp.extract], [sp.start, *b, *a, sp.extract]],
+         "one delimiter"),
+        (lambda a, b, sp: [s[:-1] for s in fine_tuning.similarity(a, b, sp)], "extract"),
+    ]),
+    (checks.check_choice_loss, lambda scores, right: F.cross_entropy(scores, right), [
+        (lambda s, r: F.binary_cross_entropy_with_logits(s, F.one_hot(r, s.shape[1]).float()),
+         "not a sigmoid"),
+        (lambda s, r: -s.log_softmax(0)[torch.arange(len(r)), r].mean(), "dim=-1"),
     ]),
 ]
 
