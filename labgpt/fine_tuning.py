@@ -35,7 +35,8 @@ Example = list[list[int]]  # the sequences one example becomes
 
 @dataclass(frozen=True)
 class Specials:
-    """Ids of GPT-1's added tokens (``pad`` is never attended to, any id will do)."""
+    """Ids of GPT-1's added tokens, and the padding id (never read: any id in the
+    vocabulary will do)."""
 
     start: int
     delim: int
@@ -131,19 +132,21 @@ class TaskBatch:
                          self.combine)
 
 
-def task_logits(model: GPTWithHead, batch: TaskBatch,
-                hidden_out: list | None = None) -> torch.Tensor:
-    """The example logits (b, classes) of a batch. ``hidden_out``, if given, receives the trunk's
-    hidden states (b * m, t, d) for the auxiliary loss."""
+def _logits_and_hidden(model: GPTWithHead,
+                       batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
     last, hidden = model.features(batch.ids, batch.lengths)  # (b * m, d), (b * m, t, d)
-    if hidden_out is not None:
-        hidden_out.append(hidden)
     last = last.view(len(batch), -1, last.shape[-1])  # (b, m, d)
     if batch.combine == "choices":
         if model.head.out_features != 1:
             raise ValueError("multiple choice needs a head with one output (a score per answer)")
-        return model.head(last).squeeze(-1)  # (b, m)
-    return model.head(last.sum(1))  # (b, classes)
+        return model.head(last).squeeze(-1), hidden  # (b, m)
+    return model.head(last.sum(1)), hidden  # (b, classes)
+
+
+def task_logits(model: GPTWithHead, batch: TaskBatch) -> torch.Tensor:
+    """The example logits of a batch: (b, classes), or (b, m) answer scores for multiple
+    choice."""
+    return _logits_and_hidden(model, batch)[0]
 
 
 def l3_loss(model: GPTWithHead, batch: TaskBatch, aux_weight: float = 0.0) -> torch.Tensor:
@@ -151,14 +154,14 @@ def l3_loss(model: GPTWithHead, batch: TaskBatch, aux_weight: float = 0.0) -> to
 
     L2 is the cross-entropy of the task's labels; L1 the next-token loss on the batch's own
     sequences, padding skipped."""
-    hidden: list[torch.Tensor] = []
-    l2 = F.cross_entropy(task_logits(model, batch, hidden), batch.labels)
+    logits, hidden = _logits_and_hidden(model, batch)
+    l2 = F.cross_entropy(logits, batch.labels)
     if aux_weight == 0:
         return l2
     ids, t = batch.ids, batch.ids.shape[1]
     targets = ids[:, 1:].masked_fill(
         torch.arange(1, t, device=ids.device)[None] >= batch.lengths[:, None], IGNORE_INDEX)
-    l1 = lm_loss(model.gpt.lm_head(hidden[0][:, :-1]), targets)
+    l1 = lm_loss(model.gpt.lm_head(hidden[:, :-1]), targets)
     return l2 + aux_weight * l1
 
 

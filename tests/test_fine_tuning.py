@@ -55,6 +55,17 @@ def test_head_reads_the_last_real_token_and_ignores_right_padding():
         model(ids, torch.tensor([3]))
     with pytest.raises(ValueError, match="at least 1"):
         GPTWithHead(tiny_gpt(), 0)
+    with pytest.raises(ValueError, match="pool must be"):
+        GPTWithHead(tiny_gpt(), 2, pool="max")
+
+
+def test_mean_pooling_averages_the_real_positions_only():
+    model = GPTWithHead(tiny_gpt(), 2, pool="mean").eval()
+    ids, lengths = pad_sequences([[1, 2, 3], [4, 5, 6, 7, 8]])
+    pooled, hidden = model.features(ids, lengths)
+    assert torch.allclose(pooled[0], hidden[0, :3].mean(0), atol=1e-6)
+    alone, _ = model.features(torch.tensor([[1, 2, 3]]), torch.tensor([3]))
+    assert torch.allclose(alone[0], pooled[0], atol=1e-6)
 
 
 def test_input_transformations():
