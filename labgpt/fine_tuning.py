@@ -134,13 +134,13 @@ class TaskBatch:
 
 def _logits_and_hidden(model: GPTWithHead,
                        batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
-    last, hidden = model.features(batch.ids, batch.lengths)  # (b * m, d), (b * m, t, d)
-    last = last.view(len(batch), -1, last.shape[-1])  # (b, m, d)
+    read, hidden = model.features(batch.ids, batch.lengths)  # (b * m, d), (b * m, t, d)
+    read = read.view(len(batch), -1, read.shape[-1])  # (b, m, d): what the head reads
     if batch.combine == "choices":
         if model.head.out_features != 1:
             raise ValueError("multiple choice needs a head with one output (a score per answer)")
-        return model.head(last).squeeze(-1), hidden  # (b, m)
-    return model.head(last.sum(1)), hidden  # (b, classes)
+        return model.head(read).squeeze(-1), hidden  # (b, m)
+    return model.head(read.sum(1)), hidden  # (b, classes)
 
 
 def task_logits(model: GPTWithHead, batch: TaskBatch) -> torch.Tensor:
