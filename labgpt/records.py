@@ -156,6 +156,7 @@ def save(name: str, result: dict, state_dict: dict[str, torch.Tensor] | None = N
         tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
         save_file(tensors, tmp, metadata={"labgpt_record": json.dumps(header)})
     os.replace(tmp, path)
+    path.chmod(0o644)  # safetensors writes 0600: a shared install must be able to read it
     sums = _read_sums(folder)
     sums[rec.filename] = sha256_of(path)
     _write_sums(folder, sums)

@@ -48,7 +48,8 @@ def test_a_record_round_trips_with_its_provenance(tmp_path, toy_recipes):
 
 
 def test_weights_records_keep_tensors_and_numbers(tmp_path, toy_recipes):
-    records.make("toy_weights", tmp_path)
+    path = records.make("toy_weights", tmp_path)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by every user of an install
     record = records.load("toy_weights", tmp_path)
     assert torch.equal(record.state_dict["w"], torch.randn(3, 4, generator=torch.Generator(
     ).manual_seed(1)))
