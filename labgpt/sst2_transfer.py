@@ -41,7 +41,7 @@ CONFIG = GPTConfig(vocab_size=4793, block_size=64, n_layer=2, n_head=4, n_embd=1
 PRETRAIN = TrainConfig(steps=6000, lr=1e-3, warmup_steps=200, eval_every=500, eval_batches=20)
 BATCH_SIZE = 32
 FINE_TUNE = TrainConfig(steps=100, lr=3e-4, min_lr=3e-5, weight_decay=0.01, eval_every=10**6,
-                        eval_batches=1, progress=False)
+                        eval_batches=1, quiet=True)
 LABEL_COUNTS = (100, 300, 1000, 3000, 6575)
 
 

@@ -40,6 +40,7 @@ class TrainConfig:
     checkpoint_path: str | None = None
     checkpoint_every: int | None = None  # None: at every evaluation
     progress: bool | None = None  # None: a bar unless LABGPT_PROGRESS=0 is set
+    quiet: bool = False  # True: no bar and no evaluation lines (many short runs in a row)
 
     def __post_init__(self):
         if self.steps < 1 or self.eval_every < 1 or self.eval_batches < 1:
@@ -217,8 +218,9 @@ def train(
     show_bar = config.progress
     if show_bar is None:
         show_bar = os.environ.get("LABGPT_PROGRESS", "1") != "0"
+    show_bar = show_bar and not config.quiet
     bar = tqdm(total=config.steps, initial=start, disable=not show_bar, desc="train")
-    log = bar.write if show_bar else print
+    log = bar.write if show_bar else (lambda line: None) if config.quiet else print
     checkpoint_every = config.checkpoint_every or config.eval_every
     interval_start, interval_tokens = time.perf_counter(), 0
     model.train()

@@ -38,6 +38,17 @@ def test_loss_falls_on_a_toy_task(capsys):
     assert "step     60/60 | train" in capsys.readouterr().out
 
 
+def test_a_quiet_run_prints_nothing_and_learns_the_same(capsys):
+    model, config = run()
+    loud = labgpt.train(model, cyclic_task(), config)
+    capsys.readouterr()
+    model, config = run(quiet=True)
+    quiet = labgpt.train(model, cyclic_task(), config)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "train" not in captured.err
+    assert comparable(quiet) == comparable(loud)
+
+
 def test_two_seeded_runs_give_identical_histories():
     histories = []
     for _ in range(2):
