@@ -36,17 +36,11 @@ def make(seed: int = 0, steps: int = TRAIN.steps) -> tuple[dict[str, torch.Tenso
     model = GPT(CONFIG)
     history = train(model, lm_batches(train_ids, val_ids, CONFIG.block_size, BATCH_SIZE),
                     replace(TRAIN, steps=steps, seed=seed))
-    # Ship half precision (half the bytes) and score exactly what is shipped.
-    state = {k: v.detach().half() for k, v in model.state_dict().items()
-             if k != "lm_head.weight"}  # tied to wte.weight
-    model.load_state_dict(_float(state), strict=False)  # lm_head shares wte's tensor
-    return state, {"val_loss": round(model.eval().stream_loss(val_ids), 4),
+    state = model.half_state()
+    model = GPT.from_half_state(CONFIG, state)  # score exactly what is shipped
+    return state, {"val_loss": round(model.stream_loss(val_ids), 4),
                    "params": model.n_params, "steps": steps, "batch_size": BATCH_SIZE,
                    "train_loss_last_100": round(sum(history.train_loss[-100:]) / 100, 4)}
-
-
-def _float(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.float() for k, v in state.items()}
 
 
 def load() -> tuple[GPT, CharTokenizer, dict]:
@@ -55,10 +49,6 @@ def load() -> tuple[GPT, CharTokenizer, dict]:
     from labgpt import records
 
     record = records.load("base_model")
-    model = GPT(CONFIG)
-    missing, unexpected = model.load_state_dict(_float(record.state_dict), strict=False)
-    if unexpected or set(missing) != {"lm_head.weight"}:
-        raise ValueError(f"base model record does not fit {CONFIG}: missing {missing}, "
-                         f"unexpected {unexpected}")
+    model = GPT.from_half_state(CONFIG, record.state_dict, "the base_model record's weights")
     chars, _, _ = char_data()
-    return model.eval(), chars, {**record.result, "describe": record.describe()}
+    return model, chars, {**record.result, "describe": record.describe()}

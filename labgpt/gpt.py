@@ -273,6 +273,27 @@ class GPT(nn.Module):
         self.train(was_training)
         return total / count
 
+    # --- Shipped weights (records) --------------------------------------------------------
+
+    def half_state(self) -> dict[str, torch.Tensor]:
+        """The weights as a record ships them: half precision (half the bytes), without the
+        output head, which is tied to ``wte.weight``."""
+        return {k: v.detach().half() for k, v in self.state_dict().items()
+                if k != "lm_head.weight"}
+
+    @classmethod
+    def from_half_state(cls, config: GPTConfig, state: dict[str, torch.Tensor],
+                        name: str = "weights") -> GPT:
+        """A float32 GPT in eval mode from :meth:`half_state` weights; a ValueError naming
+        ``name`` if they do not fit ``config``."""
+        model = cls(config)
+        missing, unexpected = model.load_state_dict(
+            {k: v.float() for k, v in state.items()}, strict=False)
+        if unexpected or set(missing) != {"lm_head.weight"}:
+            raise ValueError(f"{name} do not fit {config}: missing {missing}, unexpected "
+                             f"{unexpected}")
+        return model.eval()
+
     # --- Hugging Face GPT-2 format -------------------------------------------------------
 
     @classmethod

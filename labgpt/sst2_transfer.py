@@ -53,19 +53,24 @@ def tokenizer() -> WordTokenizer:
     return WordTokenizer(words, min_count=MIN_COUNT, specials=[END])
 
 
+def _stream(texts) -> torch.Tensor:
+    tok = tokenizer()
+    end = tok.encode([END])
+    return torch.tensor([i for t in texts for i in tok.encode(t.split()) + end])
+
+
+def dev_text_ids() -> torch.Tensor:
+    """The dev sentences' text as one stream, each sentence followed by ``<eot>``: for
+    measuring the language-model loss only (nothing is trained or chosen on it)."""
+    return _stream(t for t, _ in load_sst2("dev"))
+
+
 def pretraining_ids() -> tuple[torch.Tensor, torch.Tensor]:
     """The unlabelled stream: every distinct training row (phrases included: 700k tokens), in
-    a fixed shuffled order, each followed by ``<eot>``; and the dev sentences' text, for
-    measuring the language-model loss only (nothing is trained or chosen on it)."""
-    tok = tokenizer()
+    a fixed shuffled order, each followed by ``<eot>``; and :func:`dev_text_ids`."""
     rows = sorted({text for text, _ in load_sst2("train")})
     order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(1)).tolist()
-    end = tok.encode([END])
-
-    def stream(texts):
-        return torch.tensor([i for t in texts for i in tok.encode(t.split()) + end])
-
-    return stream(rows[i] for i in order), stream(t for t, _ in load_sst2("dev"))
+    return _stream(rows[i] for i in order), dev_text_ids()
 
 
 def make(seed: int = 0, steps: int = PRETRAIN.steps) -> tuple[dict[str, torch.Tensor], dict]:
@@ -75,26 +80,20 @@ def make(seed: int = 0, steps: int = PRETRAIN.steps) -> tuple[dict[str, torch.Te
     model = GPT(CONFIG)
     history = train(model, lm_batches(train_ids, dev_ids, CONFIG.block_size, BATCH_SIZE),
                     replace(PRETRAIN, steps=steps, seed=seed))
-    # Ship half precision and score exactly what is shipped.
-    state = {k: v.detach().half() for k, v in model.state_dict().items()
-             if k != "lm_head.weight"}  # tied to wte.weight
-    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    state = model.half_state()
+    model = GPT.from_half_state(CONFIG, state)  # score exactly what is shipped
     return state, {"steps": steps, "params": model.n_params, "tokens": len(train_ids),
-                   "dev_text_loss": round(model.eval().stream_loss(dev_ids), 4),
+                   "dev_text_loss": round(model.stream_loss(dev_ids), 4),
                    "train_loss_last_100": round(sum(history.train_loss[-100:]) / 100, 4)}
 
 
 def load() -> tuple[GPT, WordTokenizer, dict]:
-    """The shipped pre-trained GPT (float32), its tokenizer, and its record's numbers."""
+    """The shipped pre-trained GPT (float32, eval mode), its tokenizer, and its record's
+    numbers."""
     from labgpt import records
 
     record = records.load("sst2_lm")
-    model = GPT(CONFIG)
-    missing, unexpected = model.load_state_dict(
-        {k: v.float() for k, v in record.state_dict.items()}, strict=False)
-    if unexpected or set(missing) != {"lm_head.weight"}:
-        raise ValueError(f"sst2_lm record does not fit {CONFIG}: missing {missing}, "
-                         f"unexpected {unexpected}")
+    model = GPT.from_half_state(CONFIG, record.state_dict, "the sst2_lm record's weights")
     return model, tokenizer(), {**record.result, "describe": record.describe()}
 
 

@@ -129,3 +129,16 @@ def test_transposed_storage_keeps_values_and_training_works():
     _, loss = model(idx, idx)
     loss.backward()  # gradients and optimizers work on the transposed storage
     torch.optim.AdamW(model.parameters()).step()
+
+
+def test_half_state_round_trips_and_refuses_weights_that_do_not_fit():
+    config = GPTConfig(vocab_size=12, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    model = GPT(config)
+    state = model.half_state()
+    assert "lm_head.weight" not in state and all(v.dtype == torch.float16 for v in state.values())
+    back = GPT.from_half_state(config, state)
+    assert not back.training and back.lm_head.weight is back.wte.weight
+    assert torch.equal(back.wte.weight, state["wte.weight"].float())
+    del state["ln_f.bias"]
+    with pytest.raises(ValueError, match="toy weights do not fit"):
+        GPT.from_half_state(config, state, "toy weights")
