@@ -81,6 +81,12 @@ RECIPES: dict[str, Recipe] = {
                "fine-tuned (with and without the auxiliary loss), the same GPT from scratch, "
                "and bag-of-words logistic regression, 3 seeds (GPT-1 chapter)",
                config={"seeds": [0, 1, 2]}, tolerance=0.03, minutes=15),
+        Recipe("web_family", "weights", "labgpt.web_family:make",
+               "four GPTs (2 layers, widths 16/32/64/128) trained on the synthetic web for "
+               "3,000 steps of 32 x 128 tokens, and the largest size trained on the web "
+               "without its task-bearing sentences; their zero-shot accuracies (GPT-2 and "
+               "GPT-3 chapters)",
+               config={"seed": 0}, tolerance=0.05, minutes=20),
     ]
 }
 

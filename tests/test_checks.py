@@ -9,13 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labgpt import bpe, checks, decoding, fine_tuning, recurrent, word2vec
+from labgpt import bpe, checks, decoding, fine_tuning, recurrent, web_family, word2vec
 from labgpt.attention import scaled_dot_product_attention
 from labgpt.checks import CheckFailed
 from labgpt.gpt import GPT, GPTConfig
 from labgpt.logprobs import lm_loss
 from labgpt.training import TrainConfig, lr_at
 from labgpt.transformer import sinusoidal_positions
+from labgpt.worlds import web
 
 # --- correct answers -------------------------------------------------------------------------
 
@@ -286,6 +287,67 @@ CASES += [
         (lambda s, r: F.binary_cross_entropy_with_logits(s, F.one_hot(r, s.shape[1]).float()),
          "not a sigmoid"),
         (lambda s, r: -s.log_softmax(0)[torch.arange(len(r)), r].mean(), "dim=-1"),
+    ]),
+]
+
+
+def render(task, x, body):
+    return f"{body} {task.held_out.split('{y}')[0].replace('{x}', x)}".split()
+
+
+def choice_scores(model, prompt, candidates):
+    return web_family.choice_scores(model, prompt, candidates)
+
+
+def mean_choice_scores(model, prompt, candidates):
+    """A mistake: the mean log-prob per answer token."""
+    return choice_scores(model, prompt, candidates) / torch.tensor([len(c) for c in candidates])
+
+
+def shifted_choice_scores(model, prompt, candidates):
+    """A mistake: log-probs read one position late, so the first answer token is skipped."""
+    out = []
+    for c in candidates:
+        seq = torch.tensor([prompt + c])
+        logp = model(seq)[0][0, :-1].log_softmax(-1).gather(1, seq[0, 1:, None])[:, 0]
+        out.append(logp[len(prompt):].sum())
+    return torch.stack(out)
+
+
+def from_french(**changes):
+    """A new task for the web: French to English, the reverse of the web's translations."""
+    def document(rng):
+        noun = rng.choice(web.NOUNS)
+        return web.Document(f"i like the {noun} .",
+                            f"{web.FRENCH[noun]} is the french word for {noun} .")
+
+    def item(rng):
+        noun = rng.choice(web.NOUNS)
+        return "", web.FRENCH[noun], noun, sorted(web.NOUNS)
+
+    fields = dict(name="from_french", phrasings=("{x} is the french word for {y} .",),
+                  held_out="{x} is french for {y}", document=document, item=item,
+                  scoring="choice", chance=1 / 40, description="French to English")
+    return web.Task(**(fields | changes))
+
+
+CASES += [
+    (checks.check_render, render, [
+        (lambda task, x, body: " ".join(render(task, x, body)), "list of words"),
+        (lambda task, x, body: render(task, x, body) + ["{y}"], "template slot"),
+        (lambda task, x, body: render(task, x, body) + ["chat"], "cut the phrasing before"),
+        (lambda task, x, body: render(task, x, ""), "the document comes first"),
+    ]),
+    (checks.check_choice_scores, choice_scores, [
+        (mean_choice_scores, "do not average"),
+        (shifted_choice_scores, "off by one"),
+        (lambda m, p, c: choice_scores(m, p, c).exp(), "log-probabilities are <= 0"),
+    ]),
+    (checks.check_new_task, from_french(), [
+        (from_french(held_out="{x} is the french word for {y}"), "must not be one the web"),
+        (from_french(phrasings=("{x} is the french word for .",)), "answer slot"),
+        (from_french(held_out="{x} means {y}"), "outside the world's vocabulary"),
+        (from_french(item=lambda rng: ("", "chat", "cat", ["dog", "wolf"])), "not among the"),
     ]),
 ]
 

@@ -18,6 +18,7 @@ from labgpt.checks.embeddings import (
 from labgpt.checks.getting_started import check_cross_entropy
 from labgpt.checks.gpt import check_gpt_params, check_lr_schedule, check_top_k
 from labgpt.checks.gpt1 import check_choice_loss, check_l3_loss, check_similarity_input
+from labgpt.checks.gpt2 import check_choice_scores, check_new_task, check_render
 from labgpt.checks.ngrams import check_add_k, check_continuation_counts, check_perplexity
 from labgpt.checks.rnn import check_clip_grad_norm, check_gru_cell, check_lstm_cell
 from labgpt.checks.tokens import check_decode, check_merge, check_pair_counts
@@ -35,6 +36,7 @@ __all__ = [
     "check_beam_step",
     "check_causal_mask",
     "check_choice_loss",
+    "check_choice_scores",
     "check_clip_grad_norm",
     "check_close",
     "check_continuation_counts",
@@ -46,11 +48,13 @@ __all__ = [
     "check_l3_loss",
     "check_lr_schedule",
     "check_lstm_cell",
+    "check_new_task",
     "check_merge",
     "check_negative_sampling_loss",
     "check_pair_counts",
     "check_perplexity",
     "check_ppmi",
+    "check_render",
     "check_repetition_penalty",
     "check_scalar",
     "check_shape",
