@@ -7,6 +7,8 @@ from collections import defaultdict
 # than spin, and print evaluation lines instead of redrawing a progress bar in captured output.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("LABGPT_PROGRESS", "0")
+# Sections that download (the real GPT-2) are skipped: the suite must run offline, in budget.
+os.environ.setdefault("LABGPT_OFFLINE", "1")
 
 _seconds: dict[str, float] = defaultdict(float)
 

@@ -29,7 +29,13 @@ from labgpt.bpe import BPETokenizer  # noqa: E402
 from labgpt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from labgpt.corpus import CORPORA, CorruptDataError, corpus_path, load_text  # noqa: E402
 from labgpt.decoding import beam_search, generate  # noqa: E402
-from labgpt.environment import gpu_section, pick_device, seed_everything, use_threads  # noqa: E402
+from labgpt.environment import (  # noqa: E402
+    gpu_section,
+    online_section,
+    pick_device,
+    seed_everything,
+    use_threads,
+)
 from labgpt.gpt import GPT, GPTConfig  # noqa: E402
 from labgpt.logprobs import lm_loss, sequence_logprob, token_logprobs  # noqa: E402
 from labgpt.measure import best_time, count_params, timed  # noqa: E402
@@ -74,6 +80,7 @@ __all__ = [
     "corpus_path",
     "gpt2_encoding",
     "gpu_section",
+    "online_section",
     "load_checkpoint",
     "load_text",
     "lm_batches",

@@ -1,9 +1,11 @@
-"""Where and how a run executes: seeds, CPU threads, the device, and optional GPU sections."""
+"""Where and how a run executes: seeds, CPU threads, the device, and optional GPU and online
+sections."""
 
 from __future__ import annotations
 
 import os
 import random
+import socket
 
 import numpy as np
 import torch
@@ -51,4 +53,23 @@ def gpu_section(what: str) -> bool:
         return False
     name = torch.cuda.get_device_name() if device.type == "cuda" else "Apple MPS"
     print(f"GPU section: {what} (running on {name}).")
+    return True
+
+
+def online_section(what: str, host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    """Announce an optional section that downloads from ``host``; return True if it should run.
+
+    Like :func:`gpu_section`: with no network (or with ``LABGPT_OFFLINE=1`` or
+    ``HF_HUB_OFFLINE=1`` in the environment; the test suite sets the first) it prints one line
+    saying what was skipped and why, and returns False."""
+    for flag in ("LABGPT_OFFLINE", "HF_HUB_OFFLINE"):
+        if os.environ.get(flag) == "1":
+            print(f"Online section skipped: {what} ({flag}=1 is set).")
+            return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as err:
+        print(f"Online section skipped: {what} ({host} cannot be reached: {err}).")
+        return False
+    print(f"Online section: {what} (downloading from {host}).")
     return True

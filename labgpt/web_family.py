@@ -51,14 +51,16 @@ def web_ids(with_tasks: bool = True, seed: int = 0) -> tuple[torch.Tensor, torch
 
 
 def train_model(width: int, with_tasks: bool = True, steps: int = TRAIN.steps,
-                seed: int = 0, quiet: bool = False) -> tuple[GPT, dict]:
-    """Train one member of the family from scratch: the model (eval mode) and its losses."""
+                seed: int = 0, quiet: bool = False,
+                device: torch.device | str = "cpu") -> tuple[GPT, dict]:
+    """Train one member of the family from scratch (on ``device``): the model (on the CPU, in
+    eval mode) and its losses."""
     train_ids, val_ids = web_ids(with_tasks)
     seed_everything(seed)
-    model = GPT(config(width))
+    model = GPT(config(width)).to(device)
     history = train(model, lm_batches(train_ids, val_ids, BLOCK_SIZE, BATCH_SIZE),
                     replace(TRAIN, steps=steps, seed=seed, quiet=quiet))
-    return model.eval(), {"val_loss": round(history.final_val_loss, 4),
+    return model.cpu().eval(), {"val_loss": round(history.final_val_loss, 4),
                           "params": model.n_params, "tokens_seen": steps * BATCH_SIZE * BLOCK_SIZE}
 
 

@@ -21,6 +21,22 @@ def test_gpu_section_can_be_skipped_on_purpose(monkeypatch, capsys):
     assert "LABGPT_SKIP_GPU=1" in capsys.readouterr().out
 
 
+def test_online_section_skips_offline_with_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("LABGPT_OFFLINE", "1")
+    assert labgpt.online_section("load GPT-2") is False
+    out = capsys.readouterr().out
+    assert out == "Online section skipped: load GPT-2 (LABGPT_OFFLINE=1 is set).\n"
+    monkeypatch.delenv("LABGPT_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def unreachable(*args, **kwargs):
+        raise OSError("no route to host")
+
+    monkeypatch.setattr("socket.create_connection", unreachable)
+    assert labgpt.online_section("load GPT-2") is False
+    assert "huggingface.co cannot be reached: no route to host" in capsys.readouterr().out
+
+
 def test_seed_everything_repeats_random_draws():
     labgpt.seed_everything(3)
     a = torch.rand(3)

@@ -268,6 +268,19 @@ def web_documents(n: int, seed: int = 0, with_tasks: bool = True) -> list[str]:
     return [_an(d) for d in docs]
 
 
+def _pattern(phrasing: str) -> regex.Pattern:
+    """A phrasing as a regular expression: any word for ``{x}``, any words for ``{y}``."""
+    text = regex.escape(phrasing.rstrip(" ."))
+    return regex.compile(text.replace(r"\{x\}", r"\S+").replace(r"\{y\}", r"[^.?:]+"))
+
+
+def tasks_in(document: str) -> list[str]:
+    """The tasks whose web phrasings occur in ``document`` (for counting, and for checking the
+    ablation has none)."""
+    return [name for name, task in TASKS.items()
+            if any(_pattern(p).search(document) for p in task.phrasings)]
+
+
 def vocabulary() -> list[str]:
     """Every word the world writes, the held-out prompts' included, sorted."""
     words = set(NOUNS) | set(FRENCH.values()) | set(PEOPLE) | set(CITIES) | set(DIGITS)
