@@ -1,8 +1,8 @@
 """The synthetic web (labgpt.worlds.web) and zero-shot prompting of its GPTs (labgpt.web_family)."""
 
 import random
-from collections import Counter
 import re
+from collections import Counter
 
 import pytest
 import torch

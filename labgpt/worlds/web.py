@@ -268,6 +268,7 @@ def web_documents(n: int, seed: int = 0, with_tasks: bool = True) -> list[str]:
     return [_an(d) for d in docs]
 
 
+@lru_cache(maxsize=64)
 def _pattern(phrasing: str) -> regex.Pattern:
     """A phrasing as a regular expression: any word for ``{x}``, any words for ``{y}``."""
     text = regex.escape(phrasing.rstrip(" ."))
