@@ -71,6 +71,9 @@ PRESETS: dict[str, GPTConfig] = {
     "gpt2-large": GPTConfig(vocab_size=50257, block_size=1024, n_layer=36, n_head=20,
                             n_embd=1280),
     "gpt2-xl": GPTConfig(vocab_size=50257, block_size=1024, n_layer=48, n_head=25, n_embd=1600),
+    # GPT-3 175B (Brown et al., 2020, Table 2.1): GPT-2's block, context 2048 (the paper also
+    # alternates dense and locally banded sparse attention, which this preset does not model).
+    "gpt3": GPTConfig(vocab_size=50257, block_size=2048, n_layer=96, n_head=96, n_embd=12288),
 }
 
 

@@ -87,6 +87,11 @@ RECIPES: dict[str, Recipe] = {
                "without its task-bearing sentences; their zero-shot accuracies (GPT-2 and "
                "GPT-3 chapters)",
                config={"seed": 0}, tolerance=0.05, minutes=20),
+        Recipe("scaling_sweep", "json", "labgpt.scaling:sweep",
+               "character GPTs of Tiny Shakespeare, 2 layers, widths 16 to 128: each trained on "
+               "2.05M tokens (loss against size), and widths 8 to 64 at compute budgets of "
+               "3e10, 1e11 and 3e11 FLOPs (isoFLOP curves; GPT-3 chapter)",
+               config={"seed": 0}, tolerance=0.02, minutes=20),
     ]
 }
 

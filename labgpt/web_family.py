@@ -125,6 +125,48 @@ def accuracy(model: GPT, task: str, exs: list[web.Example], prompts: list[list[i
     return choice_accuracy(model, exs, prompts)
 
 
+def demonstration(task: str, rng: random.Random, phrasing: str | None = None) -> list[str]:
+    """One solved example of ``task`` as words: its body, then ``phrasing`` (default: the
+    held-out one) with the input and the answer filled in, then a full stop."""
+    body, x, y, _ = web.TASKS[task].item(rng)
+    filled = (phrasing or web.TASKS[task].held_out).replace("{x}", x).replace("{y}", y)
+    return web.an_articles(f"{body} {filled.rstrip(' .')} .").split()
+
+
+def few_shot_prompts(task: str, exs: list[web.Example], k: int, phrasing: str | None = None,
+                     description: str | None = None, seed: int = 99) -> list[list[int]]:
+    """GPT-3's prompt: an optional task ``description``, ``k`` demonstrations (drawn with
+    ``seed``, different for every example), then the example in the same ``phrasing``.
+    Demonstrations are dropped from the front while the prompt and its answer would not fit
+    the family's context of ``BLOCK_SIZE`` tokens."""
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    tok = web.tokenizer()
+    rng = random.Random(seed)
+    prompts = []
+    for ex in exs:
+        demos = [tok.encode(demonstration(task, rng, phrasing)) for _ in range(k)]
+        head = tok.encode(description.split()) if description else []
+        query = tok.encode(ex.context)
+        room = BLOCK_SIZE - len(ex.answer) - len(head) - len(query)
+        while demos and sum(map(len, demos)) > room:
+            demos.pop(0)
+        prompts.append(head + [i for d in demos for i in d] + query)
+    return prompts
+
+
+@torch.no_grad()
+def answer_logprob(model: GPT, exs: list[web.Example], prompts: list[list[int]]) -> float:
+    """The right answers' mean log-probability per token: a smooth measure of the same
+    ability that exact match scores all-or-nothing."""
+    tok = web.tokenizer()
+    total, count = 0.0, 0
+    for ex, p in zip(exs, prompts, strict=True):
+        lp = continuation_logprobs(model, torch.tensor([p]), torch.tensor([tok.encode(ex.answer)]))
+        total, count = total + lp.sum().item(), count + lp.numel()
+    return total / count
+
+
 def zero_shot(model: GPT, task: str, n: int = EVAL_EXAMPLES, phrasing: str | None = None,
               delimiters: bool = False) -> float:
     """Zero-shot accuracy on ``task``: asked in ``phrasing`` (default: the held-out one), or,

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labgpt import bpe, checks, decoding, fine_tuning, recurrent, web_family, word2vec
+from labgpt import bpe, checks, decoding, fine_tuning, recurrent, scaling, web_family, word2vec
 from labgpt.attention import scaled_dot_product_attention
 from labgpt.checks import CheckFailed
 from labgpt.gpt import GPT, GPTConfig
@@ -348,6 +348,44 @@ CASES += [
         (from_french(phrasings=("{x} is the french word for .",)), "answer slot"),
         (from_french(held_out="{x} means {y}"), "outside the world's vocabulary"),
         (from_french(item=lambda rng: ("", "chat", "cat", ["dog", "wolf"])), "not among the"),
+    ]),
+]
+
+def k_shot_prompt(template, demos, x):
+    words = []
+    for dx, dy in demos:
+        words += template.replace("{x}", dx).replace("{y}", dy).split() + ["."]
+    return words + template.split("{y}")[0].replace("{x}", x).split()
+
+
+def power_law_fit(x, y):
+    law = scaling.fit_power_law(x, y)
+    return law.x_c, law.alpha
+
+
+def training_compute(config, tokens):
+    with torch.device("meta"):
+        n = GPT(config).n_params
+    return 6 * n * tokens, 2 * n
+
+
+CASES += [
+    (checks.check_k_shot_prompt, k_shot_prompt, [
+        (lambda t, d, x: k_shot_prompt(t, [], x) + k_shot_prompt(t, d, x)[:-4], "come first"),
+        (lambda t, d, x: k_shot_prompt(t, [(a, "") for a, _ in d], x), "shows the answer"),
+        (lambda t, d, x: k_shot_prompt(t, d, x) + ["soleil"], "cut the query"),
+        (lambda t, d, x: [w for w in k_shot_prompt(t, d, x) if w != "."], "full stop"),
+    ]),
+    (checks.check_power_law_fit, power_law_fit, [
+        (lambda x, y: (power_law_fit(x, y)[0], -power_law_fit(x, y)[1]), "minus the slope"),
+        (lambda x, y: (power_law_fit(x, y)[0], 0.5), "not to y against x"),
+        (lambda x, y: (power_law_fit(x, y)[0] * 2, power_law_fit(x, y)[1]), "exp"),
+    ]),
+    (checks.check_training_compute, training_compute, [
+        (lambda c, d: (training_compute(c, d)[0] / 3, training_compute(c, d)[1]), "forward"),
+        (lambda c, d: (training_compute(c, d)[0] + 6 * c.vocab_size * c.n_embd * d,
+                       training_compute(c, d)[1]), "count them once"),
+        (lambda c, d: (training_compute(c, d)[0], training_compute(c, d)[1] * 2), "2 bytes"),
     ]),
 ]
 

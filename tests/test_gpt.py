@@ -45,6 +45,7 @@ def test_preset_parameter_counts():
         assert GPT(GPTConfig.preset("gpt2")).n_params == 124_439_808
         assert round(GPT(GPTConfig.preset("gpt1")).n_params / 1e6) == 117
         assert round(GPT(GPTConfig.preset("gpt2-medium")).n_params / 1e6) == 355
+        assert round(GPT(GPTConfig.preset("gpt3")).n_params / 1e9, 1) == 174.6  # "175B"
 
 
 def test_causal_future_tokens_do_not_change_earlier_logits():

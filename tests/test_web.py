@@ -41,7 +41,8 @@ def test_the_ablation_drops_every_task_sentence_and_keeps_the_amount_of_text(doc
     assert not set(web.FRENCH.values()) & set(text.split())  # no French without translations
     assert not any(web.tasks_in(d) for d in without)
     counts = Counter(t for d in with_tasks for t in web.tasks_in(d))
-    expected = len(with_tasks) * web.TASK_SHARE * web.CARRY / len(web.TASKS)  # 420 each
+    share = web.TASK_SHARE * web.CARRY + web.LIST_SHARE  # of documents carrying some task
+    expected = len(with_tasks) * share / len(web.TASKS)
     assert set(counts) == set(web.TASKS) and all(abs(c / expected - 1) < 0.2
                                                  for c in counts.values())
 
@@ -130,3 +131,36 @@ def test_a_task_example_in_a_web_phrasing():
     ex = web.TASKS["translate"].example(random.Random(0), "the french word for {x} is {y} .")
     assert ex.context == ["the", "french", "word", "for", *ex.x, "is"]
     assert web.FRENCH[ex.x[0]] == ex.answer[0]
+
+
+def test_few_shot_prompts_hold_k_solved_examples_then_the_question():
+    tok = web.tokenizer()
+    exs = web_family.examples("translate", 3, phrasing="what is {x} in french ? {y}")
+    zero = web_family.few_shot_prompts("translate", exs, 0, "what is {x} in french ? {y}")
+    assert zero == [web_family.natural_prompt(ex) for ex in exs]
+    two = web_family.few_shot_prompts("translate", exs, 2, "what is {x} in french ? {y}",
+                                      description="say it in french :")
+    words = tok.decode(two[0])
+    assert words[:5] == ["say", "it", "in", "french", ":"] and words[-6:] == exs[0].context
+    demos = words[5:-6]
+    assert len(demos) == 16 and demos[7] == "." and demos[-1] == "."  # 2 x 8 words
+    assert demos[6] == web.FRENCH[demos[2]]  # a solved example: the right answer
+    assert web_family.few_shot_prompts("translate", exs, 2, "what is {x} in french ? {y}") \
+        != two  # the description is in front
+    long = web_family.few_shot_prompts("summary", web_family.examples("summary", 2), 8)
+    assert all(len(p) < web_family.BLOCK_SIZE for p in long)  # demonstrations dropped to fit
+    with pytest.raises(ValueError, match="k must be"):
+        web_family.few_shot_prompts("translate", exs, -1)
+
+
+def test_answer_logprob_is_the_mean_over_answer_tokens(tiny):
+    exs = web_family.examples("reverse", 4)
+    prompts = [web_family.natural_prompt(e) for e in exs]
+    got = web_family.answer_logprob(tiny, exs, prompts)
+    tok = web.tokenizer()
+    total = 0.0
+    for ex, p in zip(exs, prompts, strict=True):
+        seq = torch.tensor([p + tok.encode(ex.answer)])
+        logits, _ = tiny(seq)
+        total += token_logprobs(logits[0, :-1], seq[0, 1:])[len(p) - 1:].sum().item()
+    assert got == pytest.approx(total / 12, abs=1e-5)  # 4 answers of 3 digits

@@ -19,6 +19,7 @@ from labgpt.checks.getting_started import check_cross_entropy
 from labgpt.checks.gpt import check_gpt_params, check_lr_schedule, check_top_k
 from labgpt.checks.gpt1 import check_choice_loss, check_l3_loss, check_similarity_input
 from labgpt.checks.gpt2 import check_choice_scores, check_new_task, check_render
+from labgpt.checks.gpt3 import check_k_shot_prompt, check_power_law_fit, check_training_compute
 from labgpt.checks.ngrams import check_add_k, check_continuation_counts, check_perplexity
 from labgpt.checks.rnn import check_clip_grad_norm, check_gru_cell, check_lstm_cell
 from labgpt.checks.tokens import check_decode, check_merge, check_pair_counts
@@ -45,6 +46,7 @@ __all__ = [
     "check_decode",
     "check_gpt_params",
     "check_gru_cell",
+    "check_k_shot_prompt",
     "check_l3_loss",
     "check_lr_schedule",
     "check_lstm_cell",
@@ -53,6 +55,7 @@ __all__ = [
     "check_negative_sampling_loss",
     "check_pair_counts",
     "check_perplexity",
+    "check_power_law_fit",
     "check_ppmi",
     "check_render",
     "check_repetition_penalty",
@@ -63,4 +66,5 @@ __all__ = [
     "check_split_heads",
     "check_top_k",
     "check_top_p",
+    "check_training_compute",
 ]

@@ -12,6 +12,7 @@ import argparse
 import json
 
 import labgpt
+from labgpt import scaling
 from labgpt.bpe import BPETokenizer, train_bpe
 from labgpt.measure import best_time, count_params
 
@@ -105,7 +106,7 @@ def bench_train(repeats: int = 1, steps: int = 30) -> dict:
         results["hf"] = max(_train_tokens_per_s(hf_step, batch * t, steps)
                             for _ in range(repeats))
     n = count_params(model)
-    flops_per_token = 6 * n + 12 * config.n_layer * config.n_embd * t  # PaLM's estimate
+    flops_per_token = scaling.flops_per_token(n, config.n_layer, config.n_embd, t)
     peak = matmul_peak_flops()
     mfu = results["labgpt"] * flops_per_token / peak
     out = {
@@ -155,7 +156,8 @@ def bench_train_gpu(steps: int = 20) -> dict:
     a @ a
     torch.cuda.synchronize()
     peak = 2 * 8192**3 / best_time(lambda: (a @ a, torch.cuda.synchronize()), repeats=5)
-    flops_per_token = 6 * count_params(model) + 12 * config.n_layer * config.n_embd * t
+    flops_per_token = scaling.flops_per_token(count_params(model), config.n_layer,
+                                              config.n_embd, t)
     return {"gpu": torch.cuda.get_device_name(), "gpu_config": "GPT-2 small, context 1024, "
             "batch 8, bf16 autocast", "gpu_tok_s": round(tokens_per_s),
             "gpu_matmul_peak_tflops": round(peak / 1e12, 1),

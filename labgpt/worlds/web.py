@@ -71,7 +71,8 @@ def _fill(rng: random.Random, template: str) -> str:
     return template
 
 
-def _an(text: str) -> str:
+def an_articles(text: str) -> str:
+    """``a`` before a vowel becomes ``an``."""
     return regex.sub(r"\ba (?=[aeiou])", "an ", text)  # "an apple", "an egg"
 
 
@@ -113,14 +114,15 @@ class Task:
 
     ``phrasings``: the ways the web writes it (templates over ``{x}``, the input, and ``{y}``,
     the answer); ``held_out``: the phrasing kept for evaluation, never in the web.
-    ``document(rng)`` draws a web document; ``item(rng)`` draws ``(body, x, y, candidates)``
+    ``document(rng, phrasing=None)`` draws a web document (in ``phrasing``, default: one of
+    the web's at random); ``item(rng)`` draws ``(body, x, y, candidates)``
     for evaluation. ``scoring`` is ``"choice"`` (the most likely candidate) or ``"generate"``
     (greedy decoding, exact match)."""
 
     name: str
     phrasings: tuple[str, ...]
     held_out: str
-    document: Callable[[random.Random], Document]
+    document: Callable[..., Document]
     item: Callable[[random.Random], tuple[str, str, str, list[str]]]
     scoring: str
     chance: float
@@ -132,24 +134,26 @@ class Task:
         body, x, y, candidates = self.item(rng)
         template = phrasing or self.held_out
         before = template.split("{y}")[0].replace("{x}", x)
-        return Example(_an(body).split(), x.split(), _an(f"{body} {before}").split(), y.split(),
+        return Example(an_articles(body).split(), x.split(),
+                       an_articles(f"{body} {before}").split(), y.split(),
                        [c.split() for c in candidates])
 
 
-def _phrase(rng: random.Random, phrasings: tuple[str, ...], x: str, y: str) -> str:
-    return rng.choice(phrasings).replace("{x}", x).replace("{y}", y)
+def _phrase(rng: random.Random, phrasings: tuple[str, ...], x: str, y: str,
+            phrasing: str | None = None) -> str:
+    return (phrasing or rng.choice(phrasings)).replace("{x}", x).replace("{y}", y)
 
 
 TRANSLATE_PHRASINGS = ("the french word for {x} is {y} .", "in french , {x} is {y} .",
                        "{x} , or {y} as they say in france .", "they call a {x} {y} in french .")
 
 
-def _translate_doc(rng: random.Random) -> Document:
+def _translate_doc(rng: random.Random, phrasing: str | None = None) -> Document:
     noun = rng.choice(NOUNS)
     body = _fill(rng, rng.choice(("we saw a {x} by the {n} .", "{p} has a {x} .",
                                   "the {x} in {c} is big .", "i like the {x} .")))
     return Document(body.replace("{x}", noun), _phrase(rng, TRANSLATE_PHRASINGS, noun,
-                                                        FRENCH[noun]))
+                                                        FRENCH[noun], phrasing))
 
 
 def _translate_item(rng: random.Random):
@@ -170,10 +174,10 @@ def _facts(rng: random.Random) -> tuple[str, list[str], list[str]]:
     return " ".join(facts), people, cities
 
 
-def _qa_doc(rng: random.Random) -> Document:
+def _qa_doc(rng: random.Random, phrasing: str | None = None) -> Document:
     body, people, cities = _facts(rng)
     i = rng.randrange(3)
-    return Document(body, _phrase(rng, QA_PHRASINGS, people[i], cities[i]))
+    return Document(body, _phrase(rng, QA_PHRASINGS, people[i], cities[i], phrasing))
 
 
 def _qa_item(rng: random.Random):
@@ -190,10 +194,11 @@ def _numbers(rng: random.Random, lo: int = 2, hi: int = 5) -> list[str]:
     return [rng.choice(DIGITS) for _ in range(rng.randint(lo, hi))]
 
 
-def _reverse_doc(rng: random.Random) -> Document:
+def _reverse_doc(rng: random.Random, phrasing: str | None = None) -> Document:
     digits = _numbers(rng)
     body = f"{rng.choice(PEOPLE)} wrote the numbers {' '.join(digits)} ."
-    return Document(body, _phrase(rng, REVERSE_PHRASINGS, "", " ".join(digits[::-1])))
+    return Document(body, _phrase(rng, REVERSE_PHRASINGS, "", " ".join(digits[::-1]),
+                                  phrasing))
 
 
 def _reverse_item(rng: random.Random):
@@ -217,9 +222,9 @@ def _story(rng: random.Random) -> tuple[str, str, list[str]]:
     return " ".join(_fill(rng, s) for s in lines), topic, [topic, *others]
 
 
-def _summary_doc(rng: random.Random) -> Document:
+def _summary_doc(rng: random.Random, phrasing: str | None = None) -> Document:
     body, topic, _ = _story(rng)
-    return Document(body, _phrase(rng, SUMMARY_PHRASINGS, "", topic))
+    return Document(body, _phrase(rng, SUMMARY_PHRASINGS, "", topic, phrasing))
 
 
 def _summary_item(rng: random.Random):
@@ -242,30 +247,45 @@ TASKS: dict[str, Task] = {t.name: t for t in [
 
 # --- The web ---------------------------------------------------------------------------------
 END = "<eot>"  # between documents
-TASK_SHARE = 0.8  # of documents that are one of the task kinds (the rest are prose)
+TASK_SHARE = 0.65  # of documents that are one of the task kinds
+LIST_SHARE = 0.15  # of documents that are lists: several items of one task, one phrasing
 CARRY = 0.7  # of task documents that carry their task-bearing sentence
 
 
 def web_documents(n: int, seed: int = 0, with_tasks: bool = True) -> list[str]:
     """``n`` documents. A share ``TASK_SHARE`` are task documents, split evenly between the
-    tasks; half of those carry their task-bearing sentence (and none does when
-    ``with_tasks=False``, which otherwise draws exactly the same documents)."""
+    tasks, a share ``CARRY`` of them carrying their task-bearing sentence; a share
+    ``LIST_SHARE`` are lists, three to five items of one task in one phrasing (a vocabulary
+    list, a page of exercises: the repeated structure that few-shot prompts imitate); the rest
+    are prose. ``with_tasks=False`` draws exactly the same documents with every task-bearing
+    sentence replaced by a sentence of prose (the same amount of text, no task performed)."""
     rng, filler = random.Random(seed), random.Random(seed + 1)
     docs = []
     names = list(TASKS)
+
+    def carried(doc: Document) -> str:  # the ablation puts prose in the task sentence's place
+        return doc.task if with_tasks else prose(filler, 1)
+
     for _ in range(n):
         lead = prose(rng, rng.randint(1, 2))
-        if rng.random() < TASK_SHARE:
+        kind = rng.random()
+        if kind < TASK_SHARE:
             doc = TASKS[rng.choice(names)].document(rng)
             if rng.random() < CARRY:  # this one carries its task
-                # the ablation puts a prose sentence in its place: the same amount of text
-                doc = Document(doc.body, doc.task if with_tasks else prose(filler, 1))
-                docs.append(f"{lead} {doc.body} {doc.task}")
+                docs.append(f"{lead} {doc.body} {carried(doc)}")
             else:
                 docs.append(f"{lead} {doc.body}")
+        elif kind < TASK_SHARE + LIST_SHARE:
+            task = TASKS[rng.choice(names)]
+            phrasing = rng.choice(task.phrasings)
+            items = [task.document(rng, phrasing) for _ in range(rng.randint(3, 5))]
+            # a translation stands alone in a list ("the french word for cat is chat ."); the
+            # other tasks need their passage, numbers or story
+            docs.append(lead + "".join(f" {d.body if task.name != 'translate' else ''} "
+                                       f"{carried(d)}" for d in items))
         else:
             docs.append(lead + " " + prose(rng, rng.randint(1, 3)))
-    return [_an(d) for d in docs]
+    return [an_articles(" ".join(d.split())) for d in docs]
 
 
 @lru_cache(maxsize=64)
