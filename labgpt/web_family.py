@@ -8,9 +8,10 @@ plus the largest size trained on the web with its task-bearing sentences replace
 record (``python -m labgpt.records make web_family``); the chapters load it and re-train the
 smallest model live.
 
-Zero-shot evaluation, here and in the GPT-3 chapter, goes through :func:`choice_accuracy`
-(which candidate answer is most likely, by :func:`labgpt.decoding.continuation_logprobs`) and
-:func:`generation_accuracy` (greedy decoding, exact match).
+Evaluation, zero-shot here and few-shot in the GPT-3 chapter (:func:`few_shot_prompts`), goes
+through :func:`choice_accuracy` (which candidate answer is most likely, by
+:func:`labgpt.decoding.continuation_logprobs`) and :func:`generation_accuracy` (greedy decoding,
+exact match).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ WIDTHS = (16, 32, 64, 128)
 N_LAYER = 2
 BLOCK_SIZE = 128
 BATCH_SIZE = 32
-DOCUMENTS = 100_000  # about 3M tokens
+DOCUMENTS = 100_000  # about 4.2M tokens
 TRAIN = TrainConfig(steps=3000, lr=3e-3, warmup_steps=100, eval_every=500, eval_batches=10)
 EVAL_EXAMPLES = 200
 
@@ -61,7 +62,8 @@ def train_model(width: int, with_tasks: bool = True, steps: int = TRAIN.steps,
     history = train(model, lm_batches(train_ids, val_ids, BLOCK_SIZE, BATCH_SIZE),
                     replace(TRAIN, steps=steps, seed=seed, quiet=quiet))
     return model.cpu().eval(), {"val_loss": round(history.final_val_loss, 4),
-                          "params": model.n_params, "tokens_seen": steps * BATCH_SIZE * BLOCK_SIZE}
+                                "params": model.n_params,
+                                "tokens_seen": steps * BATCH_SIZE * BLOCK_SIZE}
 
 
 # --- Zero-shot evaluation ---------------------------------------------------------------------

@@ -14,9 +14,11 @@ places and things, and four kinds of document that happen to carry a task:
 
 Each task is written in several phrasings; one more phrasing per task never occurs in the web
 and is kept for evaluation, so a model is asked the way a user would ask, not the way it
-memorised. :func:`web_text` writes the web; ``with_tasks=False`` writes the same documents with
-every task-bearing sentence dropped (the data ablation): the model trained on it has seen the
-same facts, words and lists, but never a task being done.
+memorised. Some documents are lists, several items of one task in one phrasing (a vocabulary
+list, a page of exercises): the repeated structure few-shot prompts imitate.
+:func:`web_documents` writes the web; ``with_tasks=False`` writes the same documents with every
+task-bearing sentence replaced by prose (the data ablation): the model trained on it has seen
+the same facts, words and lists, but never a task being done.
 
 Each task owns its generator, its prompts and its scorer (:class:`Task`); the GPT-2 and GPT-3
 chapters prompt the same trained family (:mod:`labgpt.web_family`).
