@@ -43,6 +43,7 @@ class GPTConfig:
     bias: bool = True
     pre_ln: bool = True  # GPT-2 (True) or GPT-1 (False) block arrangement
     scaled_residual_init: bool = True  # GPT-2: residual projections get std 0.02 / sqrt(2 n_layer)
+    mlp: bool = True  # False: attention-only blocks (for studying induction heads)
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
@@ -86,7 +87,7 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.h = nn.ModuleList(
             Block(config.n_embd, config.n_head, pre_ln=config.pre_ln, dropout=config.dropout,
-                  bias=config.bias)
+                  bias=config.bias, mlp=config.mlp)
             for _ in range(config.n_layer))
         # Pre-LN blocks leave the residual stream unnormalised: one final LayerNorm.
         self.ln_f = (nn.LayerNorm(config.n_embd, bias=config.bias) if config.pre_ln
@@ -100,7 +101,8 @@ class GPT(nn.Module):
             std = 0.02 / math.sqrt(2 * config.n_layer)
             for block in self.h:
                 nn.init.normal_(block.attn.out_proj.weight, mean=0.0, std=std)
-                nn.init.normal_(block.mlp.proj.weight, mean=0.0, std=std)
+                if block.mlp is not None:
+                    nn.init.normal_(block.mlp.proj.weight, mean=0.0, std=std)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -361,6 +363,8 @@ def hf_config(config: GPTConfig) -> dict:
     """Hugging Face's GPT-2 ``config.json`` for a GPT-2-shaped ``config``: the same shapes,
     GELU (tanh form), LayerNorm eps 1e-5, the config's dropout (0 unless set) everywhere, and the
     last token id as beginning and end of text."""
+    if not config.mlp:
+        raise ValueError("GPT-2 has no attention-only variant: hf_config needs mlp=True")
     c = config
     if not (c.pre_ln and c.bias):
         raise ValueError("only GPT-2-shaped models (pre_ln=True, bias=True) have an HF format")

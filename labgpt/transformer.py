@@ -52,18 +52,22 @@ class Block(nn.Module):
 
     ``pre_ln=True``: x + f(LN(x)) (GPT-2); ``pre_ln=False``: LN(x + f(x)) (2017 paper, GPT-1).
     ``cross=True`` adds cross-attention to an encoder's output between the two (a decoder).
+    ``mlp=False`` leaves the feed-forward layer out: an attention-only block, the object of
+    Elhage et al.'s (2021) and Olsson et al.'s (2022) analyses of induction heads.
     """
 
     def __init__(self, d_model: int, n_head: int, pre_ln: bool = True, cross: bool = False,
-                 dropout: float = 0.0, activation: str = "gelu", bias: bool = True):
+                 dropout: float = 0.0, activation: str = "gelu", bias: bool = True,
+                 mlp: bool = True):
         super().__init__()
         self.pre_ln = pre_ln
         self.ln_1 = nn.LayerNorm(d_model, bias=bias)
         self.attn = MultiHeadAttention(d_model, n_head, bias=bias, dropout=dropout)
         self.cross_attn = MultiHeadAttention(d_model, n_head, bias=bias) if cross else None
         self.ln_cross = nn.LayerNorm(d_model, bias=bias) if cross else None
-        self.ln_2 = nn.LayerNorm(d_model, bias=bias)
-        self.mlp = FeedForward(d_model, activation=activation, dropout=dropout, bias=bias)
+        self.ln_2 = nn.LayerNorm(d_model, bias=bias) if mlp else None
+        self.mlp = (FeedForward(d_model, activation=activation, dropout=dropout, bias=bias)
+                    if mlp else None)
         self.dropout = nn.Dropout(dropout)
 
     def _residual(self, x, ln, sublayer):
@@ -84,7 +88,7 @@ class Block(nn.Module):
                 raise ValueError("this decoder block needs the encoder output, memory=...")
             x = self._residual(x, self.ln_cross,
                                lambda h: self.cross_attn(h, context=memory, mask=memory_mask))
-        return self._residual(x, self.ln_2, self.mlp)
+        return x if self.mlp is None else self._residual(x, self.ln_2, self.mlp)
 
 
 class Seq2SeqTransformer(nn.Module):
