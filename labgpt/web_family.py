@@ -131,7 +131,7 @@ def demonstration(task: str, rng: random.Random, phrasing: str | None = None) ->
     """One solved example of ``task`` as words: its body, then ``phrasing`` (default: the
     held-out one) with the input and the answer filled in, then a full stop."""
     body, x, y, _ = web.TASKS[task].item(rng)
-    filled = (phrasing or web.TASKS[task].held_out).replace("{x}", x).replace("{y}", y)
+    filled = web.fill(phrasing or web.TASKS[task].held_out, x, y)
     return web.an_articles(f"{body} {filled.rstrip(' .')} .").split()
 
 
@@ -145,10 +145,10 @@ def few_shot_prompts(task: str, exs: list[web.Example], k: int, phrasing: str | 
         raise ValueError(f"k must be >= 0, got {k}")
     tok = web.tokenizer()
     rng = random.Random(seed)
+    head = tok.encode(description.split()) if description else []
     prompts = []
     for ex in exs:
         demos = [tok.encode(demonstration(task, rng, phrasing)) for _ in range(k)]
-        head = tok.encode(description.split()) if description else []
         query = tok.encode(ex.context)
         room = BLOCK_SIZE - len(ex.answer) - len(head) - len(query)
         while demos and sum(map(len, demos)) > room:

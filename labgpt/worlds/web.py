@@ -119,7 +119,9 @@ class Task:
     ``document(rng, phrasing=None)`` draws a web document (in ``phrasing``, default: one of
     the web's at random); ``item(rng)`` draws ``(body, x, y, candidates)``
     for evaluation. ``scoring`` is ``"choice"`` (the most likely candidate) or ``"generate"``
-    (greedy decoding, exact match)."""
+    (greedy decoding, exact match). ``standalone``: the task sentence makes sense without its
+    document's body (a translation does; a question about a passage does not), so list
+    documents write it alone."""
 
     name: str
     phrasings: tuple[str, ...]
@@ -129,6 +131,7 @@ class Task:
     scoring: str
     chance: float
     description: str
+    standalone: bool = False
 
     def example(self, rng: random.Random, phrasing: str | None = None) -> Example:
         """An evaluation example in ``phrasing`` (default: the held-out one): the body, then
@@ -141,9 +144,14 @@ class Task:
                        [c.split() for c in candidates])
 
 
+def fill(template: str, x: str, y: str) -> str:
+    """A phrasing with its input ``{x}`` and answer ``{y}`` written in."""
+    return template.replace("{x}", x).replace("{y}", y)
+
+
 def _phrase(rng: random.Random, phrasings: tuple[str, ...], x: str, y: str,
             phrasing: str | None = None) -> str:
-    return (phrasing or rng.choice(phrasings)).replace("{x}", x).replace("{y}", y)
+    return fill(phrasing or rng.choice(phrasings), x, y)
 
 
 TRANSLATE_PHRASINGS = ("the french word for {x} is {y} .", "in french , {x} is {y} .",
@@ -237,7 +245,7 @@ def _summary_item(rng: random.Random):
 TASKS: dict[str, Task] = {t.name: t for t in [
     Task("translate", TRANSLATE_PHRASINGS, "{x} in french is {y}",
          _translate_doc, _translate_item, "choice", 1 / len(FRENCH),
-         "English to French, one word; the right French word among all 40"),
+         "English to French, one word; the right French word among all 40", standalone=True),
     Task("qa", QA_PHRASINGS, "in which city does {x} live ? {y}", _qa_doc, _qa_item,
          "choice", 1 / 3, "a passage of facts, then a question; the right city among its 3"),
     Task("reverse", REVERSE_PHRASINGS, "from the end : {y}", _reverse_doc, _reverse_item,
@@ -281,10 +289,9 @@ def web_documents(n: int, seed: int = 0, with_tasks: bool = True) -> list[str]:
             task = TASKS[rng.choice(names)]
             phrasing = rng.choice(task.phrasings)
             items = [task.document(rng, phrasing) for _ in range(rng.randint(3, 5))]
-            # a translation stands alone in a list ("the french word for cat is chat ."); the
-            # other tasks need their passage, numbers or story
-            docs.append(lead + "".join(f" {d.body if task.name != 'translate' else ''} "
-                                       f"{carried(d)}" for d in items))
+            bodies = [""] * len(items) if task.standalone else [d.body for d in items]
+            docs.append(lead + "".join(f" {b} {carried(d)}" for b, d in zip(bodies, items,
+                                                                             strict=True)))
         else:
             docs.append(lead + " " + prose(rng, rng.randint(1, 3)))
     return [an_articles(" ".join(d.split())) for d in docs]
