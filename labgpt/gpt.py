@@ -2,8 +2,8 @@
 
 Token and learned position embeddings, ``n_layer`` causal Transformer blocks
 (:class:`labgpt.transformer.Block`), then a linear head back to the vocabulary, tied to the
-token embedding. ``pre_ln=False`` gives GPT-1's post-LN blocks and no final LayerNorm;
-``pre_ln=True`` GPT-2's pre-LN blocks with a final LayerNorm.
+token embedding unless ``tie_embeddings=False``. ``pre_ln=False`` gives GPT-1's post-LN blocks
+and no final LayerNorm; ``pre_ln=True`` GPT-2's pre-LN blocks with a final LayerNorm.
 
 ``forward(idx, cache=...)`` reads new tokens after those held in a key/value cache
 (:mod:`labgpt.kv_cache`), and :meth:`GPT.step` is the decoding step :mod:`labgpt.decoding`
@@ -44,6 +44,7 @@ class GPTConfig:
     pre_ln: bool = True  # GPT-2 (True) or GPT-1 (False) block arrangement
     scaled_residual_init: bool = True  # GPT-2: residual projections get std 0.02 / sqrt(2 n_layer)
     mlp: bool = True  # False: attention-only blocks (for studying induction heads)
+    tie_embeddings: bool = True  # False: the output head is a matrix of its own
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
@@ -93,7 +94,8 @@ class GPT(nn.Module):
         self.ln_f = (nn.LayerNorm(config.n_embd, bias=config.bias) if config.pre_ln
                      else nn.Identity())
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.wte.weight  # weight tying (Press & Wolf, 2017)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.wte.weight  # weight tying (Press & Wolf, 2017)
         self.apply(self._init_weights)
         if config.scaled_residual_init:
             # Each block adds two residual branches: scale their output projections so the
@@ -113,23 +115,29 @@ class GPT(nn.Module):
 
     @property
     def n_params(self) -> int:
-        """Number of parameters, the tied head counted once."""
+        """Number of parameters, a tied head counted once."""
         return count_params(self)
 
     def add_tokens(self, n: int) -> list[int]:
         """Grow the vocabulary by ``n`` tokens and return their ids (the last ``n``).
 
-        Their embeddings start random (std 0.02, as at initialisation) and the output head
-        stays tied to the grown table; every existing token keeps its embedding. GPT-1 adds its
-        start, delimiter and extract tokens this way before fine-tuning."""
+        Their embeddings start random (std 0.02, as at initialisation) and a tied output head
+        stays tied to the grown table (an untied one grows rows of its own); every existing
+        token keeps its embedding. GPT-1 adds its start, delimiter and extract tokens this way
+        before fine-tuning."""
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         old = self.wte.weight  # (V, d)
         new = old.new_empty(n, old.shape[1]).normal_(mean=0.0, std=0.02)  # (n, d)
         self.wte = nn.Embedding.from_pretrained(torch.cat([old.detach(), new]), freeze=False)
+        head = self.lm_head.weight
         self.lm_head = nn.Linear(old.shape[1], old.shape[0] + n, bias=False,
                                  device=old.device, dtype=old.dtype)
-        self.lm_head.weight = self.wte.weight
+        if self.config.tie_embeddings:
+            self.lm_head.weight = self.wte.weight
+        else:
+            rows = head.new_empty(n, head.shape[1]).normal_(mean=0.0, std=0.02)
+            self.lm_head.weight = nn.Parameter(torch.cat([head.detach(), rows]))
         first = self.config.vocab_size
         self.config = replace(self.config, vocab_size=first + n)
         return list(range(first, first + n))
@@ -281,10 +289,10 @@ class GPT(nn.Module):
     # --- Shipped weights (records) --------------------------------------------------------
 
     def half_state(self) -> dict[str, torch.Tensor]:
-        """The weights as a record ships them: half precision (half the bytes), without the
-        output head, which is tied to ``wte.weight``."""
+        """The weights as a record ships them: half precision (half the bytes), without a tied
+        output head (it is ``wte.weight``)."""
         return {k: v.detach().half() for k, v in self.state_dict().items()
-                if k != "lm_head.weight"}
+                if k != "lm_head.weight" or not self.config.tie_embeddings}
 
     @classmethod
     def from_half_state(cls, config: GPTConfig, state: dict[str, torch.Tensor],
@@ -294,7 +302,8 @@ class GPT(nn.Module):
         model = cls(config)
         missing, unexpected = model.load_state_dict(
             {k: v.float() for k, v in state.items()}, strict=False)
-        if unexpected or set(missing) != {"lm_head.weight"}:
+        tied = {"lm_head.weight"} if config.tie_embeddings else set()
+        if unexpected or set(missing) != tied:
             raise ValueError(f"{name} do not fit {config}: missing {missing}, unexpected "
                              f"{unexpected}")
         return model.eval()
@@ -365,6 +374,8 @@ def hf_config(config: GPTConfig) -> dict:
     last token id as beginning and end of text."""
     if not config.mlp:
         raise ValueError("GPT-2 has no attention-only variant: hf_config needs mlp=True")
+    if not config.tie_embeddings:
+        raise ValueError("GPT-2 ties its output head to wte: hf_config needs tie_embeddings=True")
     c = config
     if not (c.pre_ln and c.bias):
         raise ValueError("only GPT-2-shaped models (pre_ln=True, bias=True) have an HF format")

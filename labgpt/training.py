@@ -62,6 +62,7 @@ class History:
     val_steps: list[int] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     tokens_per_s: list[float] = field(default_factory=list)  # one per evaluation interval
+    measures: dict[str, list[float]] = field(default_factory=dict)  # train(measure=...), per eval
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,6 +99,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
 
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
+MeasureFn = Callable[[nn.Module], dict[str, float]]
 
 
 def lm_batch_loss(model: nn.Module, batch) -> torch.Tensor:
@@ -181,6 +183,7 @@ def train(
     config: TrainConfig,
     resume_from: str | Path | None = None,
     loss_fn: LossFn = lm_batch_loss,
+    measure: MeasureFn | None = None,
 ) -> History:
     """Train ``model`` for ``config.steps`` steps and return its :class:`History`.
 
@@ -189,6 +192,9 @@ def train(
     model, batch)`` returns the scalar loss to minimise, for training and validation alike; the
     default, :func:`lm_batch_loss`, takes ``(x, y)`` batches and calls ``model(x, y)``, which
     must return ``(logits, loss)`` (``model(*x, y)`` when ``x`` is a tuple of tensors).
+    ``measure(model)``, if given, runs at every evaluation (in eval mode, without gradients) and
+    returns named numbers, kept in ``history.measures`` next to ``history.val_steps``: what a
+    chapter watches while a model learns (an attention score, a reward, a KL).
     Resuming restores the model, the optimizer, the position in the data and the RNG state, so
     the rest of the run is identical to an uninterrupted one.
     """
@@ -254,6 +260,12 @@ def train(
             history.val_steps.append(done)
             history.val_loss.append(val)
             history.tokens_per_s.append(interval_tokens / max(elapsed, 1e-9))
+            if measure is not None:
+                model.eval()
+                with torch.no_grad():
+                    for name, value in measure(model).items():
+                        history.measures.setdefault(name, []).append(float(value))
+                model.train()
             since = history.val_steps[-2] if len(history.val_steps) > 1 else 0
             recent = history.train_loss[-(done - since):]
             log(

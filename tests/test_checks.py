@@ -9,7 +9,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labgpt import bpe, checks, decoding, fine_tuning, recurrent, scaling, web_family, word2vec
+from labgpt import (
+    bpe,
+    checks,
+    decoding,
+    fine_tuning,
+    induction,
+    recurrent,
+    regression,
+    scaling,
+    web_family,
+    word2vec,
+)
 from labgpt.attention import scaled_dot_product_attention
 from labgpt.checks import CheckFailed
 from labgpt.gpt import GPT, GPTConfig
@@ -386,6 +397,45 @@ CASES += [
         (lambda c, d: (training_compute(c, d)[0] + 6 * c.vocab_size * c.n_embd * d,
                        training_compute(c, d)[1]), "count them once"),
         (lambda c, d: (training_compute(c, d)[0], training_compute(c, d)[1] * 2), "2 bytes"),
+    ]),
+]
+
+def same_token_scores(weights, length):
+    i = torch.arange(length, 2 * length)
+    return weights[:, :, :, i, i - length].mean(dim=(1, 3))
+
+
+def all_query_scores(weights, length):
+    i = torch.arange(length - 1, 2 * length)
+    return weights[:, :, :, i, i - length + 1].mean(dim=(1, 3))
+
+
+def least_squares_with_itself(xs, ys):
+    out = torch.zeros_like(ys)
+    for i in range(1, xs.shape[1]):
+        w = torch.linalg.pinv(xs[:, :i + 1]) @ ys[:, :i + 1, None]
+        out[:, i] = (xs[:, i:i + 1] @ w)[:, 0, 0]
+    return out
+
+
+def least_squares_without_min_norm(xs, ys):
+    out = regression.least_squares(xs, ys)
+    out[:, 1:xs.shape[2]] = 0  # "too few examples to solve": gives up instead
+    return out
+
+
+CASES += [
+    (checks.check_induction_scores, induction.induction_scores, [
+        (same_token_scores, "same token"),
+        (all_query_scores, "second half only"),
+        (lambda w, n: induction.induction_scores(w, n).T, "expected shape"),
+    ]),
+    (checks.check_least_squares, regression.least_squares, [
+        (least_squares_with_itself, "includes the pair"),
+        (lambda xs, ys: torch.cat([torch.zeros_like(ys[:, :1]), ys[:, 1:]], 1),
+         "equal the targets"),
+        (least_squares_without_min_norm, "least norm"),
+        (lambda xs, ys: regression.least_squares(xs, ys) + 1, "predict 0 at i = 0"),
     ]),
 ]
 

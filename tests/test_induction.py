@@ -24,6 +24,49 @@ def test_an_attention_only_gpt_has_no_feed_forward_and_still_generates():
         hf_config(model.config)
 
 
+def test_an_untied_gpt_keeps_its_own_head_through_records_and_new_tokens():
+    config = GPTConfig(vocab_size=32, block_size=16, n_layer=1, n_head=2, n_embd=16,
+                       tie_embeddings=False)
+    torch.manual_seed(0)
+    model = GPT(config)
+    tied = GPT(GPTConfig(vocab_size=32, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    assert model.lm_head.weight is not model.wte.weight
+    assert model.n_params - tied.n_params == 32 * 16  # one more (V, d) matrix
+    state = model.half_state()
+    assert "lm_head.weight" in state and "lm_head.weight" not in tied.half_state()
+    back = GPT.from_half_state(config, state)
+    assert torch.equal(back.lm_head.weight, state["lm_head.weight"].float())
+    with pytest.raises(ValueError, match="do not fit"):  # a tied record is missing the head
+        GPT.from_half_state(config, tied.half_state())
+    head = model.lm_head.weight.detach().clone()
+    assert model.add_tokens(2) == [32, 33]
+    assert model.lm_head.weight.shape == model.wte.weight.shape == (34, 16)
+    assert model.lm_head.weight is not model.wte.weight
+    assert torch.equal(model.lm_head.weight[:32], head)
+    with pytest.raises(ValueError, match="ties its output head"):
+        hf_config(config)
+
+
+def test_the_toy_model_has_unit_scale_embeddings_and_its_own_head():
+    model = induction.attention_only_gpt(2, seed=0)
+    assert all(block.mlp is None for block in model.h)
+    assert model.lm_head.weight is not model.wte.weight
+    for table in (model.wte, model.wpe):
+        assert 0.9 < table.weight.std().item() < 1.1
+    again = induction.attention_only_gpt(2, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                  again.state_dict().values(), strict=True))
+
+
+def test_a_short_run_measures_the_repeated_loss_and_both_scores():
+    model, history = induction.train_run(1, seed=0, steps=20, every=10)
+    assert len(model.h) == 1
+    assert history.val_steps == [10, 20]
+    assert set(history.measures) == {"repeated_loss", "induction", "previous_token"}
+    assert all(0 < v < 5 for v in history.measures["repeated_loss"])
+    assert all(0 <= v <= 1 for v in history.measures["induction"])
+
+
 def test_attention_patterns_are_causal_rows_of_probabilities_and_restore_the_model():
     model = attention_only().train()
     idx = torch.randint(32, (3, 12))
@@ -57,10 +100,15 @@ def test_repeat_batches_repeat_their_stretch_and_mask_it():
     x, y, mask = induction.repeat_batch(8, 32, 20, g, min_len=4, max_len=16)
     assert x.shape == y.shape == mask.shape == (8, 32)
     assert torch.equal(x[:, 1:], y[:, :-1])
+    ends = set()
     for row in range(8):
-        n = int(mask[row].sum())
-        assert 4 <= n <= 16 and mask[row, -n:].all()
-        assert torch.equal(y[row, -n:], y[row, -2 * n:-n])  # the stretch, again
+        where = mask[row].nonzero()[:, 0]
+        n, first = len(where), int(where[0])
+        assert 4 <= n <= 16 and torch.equal(where, torch.arange(first, first + n))
+        seq = torch.cat([x[row, :1], y[row]])  # the whole row; target j is token j + 1
+        assert torch.equal(seq[first + 1:first + 1 + n], seq[first + 1 - n:first + 1])  # again
+        ends.add(first + n)
+    assert len(ends) > 1  # not always in the same place
     with pytest.raises(ValueError, match="do not fit"):
         induction.repeat_batch(2, 16, 20, g, max_len=16)
     seq = induction.repeated_tokens(4, 6, 20, g)

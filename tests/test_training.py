@@ -169,6 +169,23 @@ def test_another_loss_reuses_the_loop():
     assert len(calls) == 40 + 2 * config.eval_batches  # training steps and both evaluations
 
 
+def test_a_measure_runs_at_every_evaluation_in_eval_mode_without_gradients():
+    seen = []
+
+    def measure(model):
+        seen.append((model.training, torch.is_grad_enabled()))
+        return {"double_val": 2.0, "step_count": len(seen)}
+
+    model, config = run()
+    history = labgpt.train(model, cyclic_task(), config, measure=measure)
+    assert seen == [(False, False)] * 3 and model.training
+    assert history.measures == {"double_val": [2.0] * 3, "step_count": [1.0, 2.0, 3.0]}
+    assert len(history.measures["step_count"]) == len(history.val_steps)
+    model, config = run()
+    assert comparable(labgpt.train(model, cyclic_task(), config)) == {
+        **comparable(history), "measures": {}}  # measuring changes nothing else
+
+
 def test_a_loss_that_is_not_a_scalar_is_refused():
     model, config = run(steps=2)
     with pytest.raises(ValueError, match="scalar"):

@@ -1,0 +1,67 @@
+"""Checkers for the in-context learning chapter (the induction score, least squares in
+context)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from labgpt import induction, regression
+from labgpt.checks.core import CheckFailed, check_close, check_shape
+
+
+def check_induction_scores(fn: Callable) -> None:
+    """Check ``fn(weights, length)`` -> (n_layer, n_head): the mean attention, over the second
+    half of sequences that repeat their first ``length`` tokens, from each position i to
+    i - length + 1, the token after i's earlier occurrence."""
+    g = torch.Generator().manual_seed(0)
+    length = 6
+    weights = torch.rand(2, 3, 4, 2 * length, 2 * length, generator=g).tril()
+    weights = weights / weights.sum(-1, keepdim=True)  # causal rows of probabilities
+    got = fn(weights, length)
+    check_shape(got, (2, 4), "the scores (one per layer and head)")
+    expected = induction.induction_scores(weights, length)
+    i = torch.arange(length, 2 * length)
+    same_token = weights[:, :, :, i, i - length].mean(dim=(1, 3))
+    if torch.allclose(got, same_token, atol=1e-6):
+        raise CheckFailed("that is the attention to the earlier occurrence of the same token "
+                          "(i - length); an induction head looks one further, at the token that "
+                          "followed it (i - length + 1), which is what it copies")
+    everywhere = torch.arange(length - 1, 2 * length)  # every query with a target in range
+    whole = weights[:, :, :, everywhere, everywhere - length + 1].mean(dim=(1, 3))
+    if torch.allclose(got, whole, atol=1e-6) and not torch.allclose(got, expected):
+        raise CheckFailed("average over the queries of the second half only (positions length "
+                          "to 2 length - 1): before it nothing has repeated yet")
+    check_close(got, expected, "the induction scores")
+    print("the induction scores pass.")
+
+
+def check_least_squares(fn: Callable) -> None:
+    """Check ``fn(xs, ys)`` -> (b, k) predictions, entry i from the minimum-norm least-squares
+    fit to the pairs before i (0 at i = 0)."""
+    g = torch.Generator().manual_seed(0)
+    xs, ys = regression.regression_prompts(8, g, points=7, dim=3)
+    ys = ys + 0.1 * torch.randn(ys.shape, generator=g)  # noisy: no w fits every pair exactly
+    got = fn(xs, ys)
+    check_shape(got, tuple(ys.shape), "the predictions (one per prompt and position)")
+    expected = regression.least_squares(xs, ys)
+    if not torch.allclose(got[:, 0], torch.zeros(8), atol=1e-6):
+        raise CheckFailed("before any example there is nothing to fit: predict 0 at i = 0 "
+                          f"(the prior mean of y); got {got[0, 0].item():.4g}")
+    if torch.allclose(got[:, 1:], ys[:, 1:], atol=1e-4):
+        raise CheckFailed("the predictions equal the targets: the fit for position i must use "
+                          "only the pairs before i, not (x_i, y_i) itself")
+    leaky = torch.zeros_like(ys)
+    for i in range(1, xs.shape[1]):
+        w = torch.linalg.pinv(xs[:, :i + 1]) @ ys[:, :i + 1, None]
+        leaky[:, i] = (xs[:, i:i + 1] @ w)[:, 0, 0]
+    if torch.allclose(got, leaky, atol=1e-4):
+        raise CheckFailed("the fit for position i includes the pair (x_i, y_i) itself: use "
+                          "xs[:, :i] and ys[:, :i]")
+    close = (got - expected).abs() < 1e-3
+    if close[:, 3:].all() and not close[:, 1:3].all():
+        raise CheckFailed("with fewer examples than dimensions many w fit exactly: take the one "
+                          "of least norm (torch.linalg.pinv), the posterior mean for w ~ N(0, I)")
+    check_close(got, expected, "the least-squares predictions", atol=1e-3)
+    print("the least-squares predictions pass.")
