@@ -92,6 +92,11 @@ RECIPES: dict[str, Recipe] = {
                "2.05M tokens (loss against size), and widths 8 to 64 at compute budgets of "
                "3e10, 1e11 and 3e11 FLOPs (isoFLOP curves; GPT-3 chapter)",
                config={"seed": 0}, tolerance=0.02, minutes=20),
+        Recipe("label_family", "weights", "labgpt.label_family:make",
+               "four GPTs (1 x 16, 1 x 32, 2 x 32, 2 x 64) trained on the labelled lists for "
+               "3,000 steps of 32 x 64 tokens; their accuracy with flipped and with "
+               "meaningless demonstration labels (in-context learning chapter)",
+               config={"seed": 0}, tolerance=0.05, minutes=6),
     ]
 }
 
@@ -108,6 +113,22 @@ class Record:
     sha256: str
     path: Path
     state_dict: dict[str, torch.Tensor] | None = None  # weights records only
+
+    def gpts(self, configs: dict) -> dict:
+        """The GPTs a weights record holds, its tensors keyed ``member.name``: ``configs`` maps
+        each member to its :class:`labgpt.GPTConfig`; float32 models in eval mode."""
+        from labgpt.gpt import GPT
+
+        if self.state_dict is None:
+            raise ValueError(f"record {self.name!r} holds numbers, not weights")
+        models = {}
+        for member, config in configs.items():
+            prefix = member + "."
+            state = {k[len(prefix):]: v for k, v in self.state_dict.items()
+                     if k.startswith(prefix)}
+            models[member] = GPT.from_half_state(config, state,
+                                                 f"the {self.name} record's {member} weights")
+        return models
 
     def describe(self) -> str:
         """One line for a chapter to print: what this is and how to re-make it."""

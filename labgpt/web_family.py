@@ -224,14 +224,8 @@ def load(name: str | None = None) -> tuple[dict[str, GPT], dict]:
     from labgpt import records
 
     record = records.load("web_family")
-    models = {}
-    for member, width, _ in members():
-        if name not in (None, member):
-            continue
-        prefix = member + "."
-        state = {k[len(prefix):]: v for k, v in record.state_dict.items() if k.startswith(prefix)}
-        models[member] = GPT.from_half_state(config(width), state,
-                                             f"the web_family record's {member} weights")
+    models = record.gpts({member: config(width) for member, width, _ in members()
+                          if name in (None, member)})
     if not models:
         raise KeyError(f"no member {name!r}; members: {[m for m, _, _ in members()]}")
     return models, {**record.result, "describe": record.describe()}

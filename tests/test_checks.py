@@ -439,6 +439,26 @@ CASES += [
     ]),
 ]
 
+def flipped_prompt(demos, query, flip):
+    names = sorted({label for _, label in demos})
+    words = []
+    for i, (thing, label) in enumerate(demos):
+        if i in flip:
+            label = names[1 - names.index(label)]
+        words += [thing, ":", label, "."]
+    return words + [query, ":"]
+
+
+CASES += [
+    (checks.check_flipped_prompt, flipped_prompt, [
+        (lambda d, q, f: flipped_prompt(d, q, set()), "every label is the true one"),
+        (lambda d, q, f: flipped_prompt(d, q, f)[:-1], "end with ':'"),
+        (lambda d, q, f: flipped_prompt(d, q, f)[:-2] + [":", q], "end with the query"),
+        (lambda d, q, f: flipped_prompt([(t, "foo" if i in f else lab)
+                                         for i, (t, lab) in enumerate(d)], q, set()), "other"),
+    ]),
+]
+
 CORRECT = [pytest.param(check, answer, id=check.__name__) for check, answer, _ in CASES]
 WRONG = [pytest.param(check, wrong, message, id=f"{check.__name__}-{i}")
          for check, _, mistakes in CASES for i, (wrong, message) in enumerate(mistakes)]

@@ -65,3 +65,35 @@ def check_least_squares(fn: Callable) -> None:
                           "of least norm (torch.linalg.pinv), the posterior mean for w ~ N(0, I)")
     check_close(got, expected, "the least-squares predictions", atol=1e-3)
     print("the least-squares predictions pass.")
+
+
+def check_flipped_prompt(fn: Callable) -> None:
+    """Check ``fn(demos, query, flip)`` -> the words of a prompt: each demonstration
+    ``(thing, label)`` written ``thing : label .``, with the demonstrations whose index is in
+    ``flip`` showing the other of the prompt's two labels, then ``query :``."""
+    demos = [("cat", "animal"), ("bread", "food"), ("dog", "animal"), ("rice", "food")]
+    cases = [(set(), "cat : animal . bread : food . dog : animal . rice : food . cow :"),
+             ({0, 3}, "cat : food . bread : food . dog : animal . rice : animal . cow :"),
+             ({0, 1, 2, 3}, "cat : food . bread : animal . dog : food . rice : animal . cow :")]
+    for flip, want in cases:
+        got = fn(list(demos), "cow", set(flip))
+        if isinstance(got, str):
+            raise CheckFailed(f"return a list of words, not one string: got {got!r}")
+        got, want = list(got), want.split()
+        if got == want:
+            continue
+        if len(got) == len(want) and got[:-2] == want[:-2]:
+            raise CheckFailed(f"end with the query and ':' (the model's next word is its "
+                              f"label); got {got[-2:]}")
+        if len(got) == len(want) - 1 and got == want[:-1]:
+            raise CheckFailed("end with ':' after the query: the demonstrations each show "
+                              "'thing : label', so the label comes after the colon")
+        if flip and got == cases[0][1].split():
+            raise CheckFailed(f"flip={sorted(flip)}: these demonstrations should show the other "
+                              "label, but every label is the true one")
+        shown = got[2::4][:len(demos)]
+        if flip and any(label not in ("animal", "food") for label in shown):
+            raise CheckFailed("a flipped demonstration shows the *other* of the prompt's two "
+                              f"labels, not a new word; got labels {shown}")
+        raise CheckFailed(f"with flip={sorted(flip)}: expected {want}, got {got}")
+    print("the flipped-label prompt passes.")
