@@ -99,8 +99,9 @@ def attention_only_gpt(n_layer: int, vocab_size: int = 32, block_size: int = 32,
                        n_embd: int = 64, n_head: int = 4, seed: int = 0) -> GPT:
     """The model of Olsson et al.'s toy experiments: attention-only blocks, an output head of
     its own, and token and position embeddings drawn at unit scale (PyTorch's default), the
-    rest as in GPT-2. With GPT-2's tied head and 0.02-scale embeddings this task's plateau
-    outlasts 2,000 steps (measured on two seeds; tied, the model does not learn at all)."""
+    rest as in GPT-2. With GPT-2's initialisation (0.02-scale embeddings), tied or not, the
+    plateau outlasts 2,000 steps of :func:`train_run` (measured at seed 0: the loss on the
+    repeated stretch was still 2.7 nats, against about 1 with this model by step 500)."""
     torch.manual_seed(seed)
     model = GPT(GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer,
                           n_head=n_head, n_embd=n_embd, mlp=False, tie_embeddings=False))

@@ -24,7 +24,7 @@ from labgpt.worlds import labels
 MEMBERS = {"1x16": (1, 16), "1x32": (1, 32), "2x32": (2, 32), "2x64": (2, 64)}  # layers, width
 BLOCK_SIZE = 64
 BATCH_SIZE = 32
-DOCUMENTS = 30_000  # about 0.8M tokens
+DOCUMENTS = 30_000  # about 0.87M tokens
 TRAIN = TrainConfig(steps=3000, lr=3e-3, warmup_steps=50, eval_every=500, eval_batches=10)
 FLIPPED = (0.0, 0.25, 0.5, 0.75, 1.0)  # shares of flipped demonstrations
 K = 8  # demonstrations per prompt

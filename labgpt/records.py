@@ -95,7 +95,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe("label_family", "weights", "labgpt.label_family:make",
                "four GPTs (1 x 16, 1 x 32, 2 x 32, 2 x 64) trained on the labelled lists for "
                "3,000 steps of 32 x 64 tokens; their accuracy with flipped and with "
-               "meaningless demonstration labels (in-context learning chapter)",
+               "meaningless demonstration labels (flipped-labels chapter)",
                config={"seed": 0}, tolerance=0.05, minutes=6),
     ]
 }
