@@ -20,9 +20,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 
 from labgpt.gpt import GPT, GPTConfig
+from labgpt.logprobs import IGNORE_INDEX
 from labgpt.training import History, TrainConfig, train
 
 
@@ -114,9 +114,10 @@ def attention_only_gpt(n_layer: int, vocab_size: int = 32, block_size: int = 32,
 
 @torch.no_grad()
 def repeated_loss(model: GPT, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> float:
-    """Mean cross-entropy on the targets inside the repeated stretch (``mask``), in nats."""
-    logits, _ = model(x)
-    return F.cross_entropy(logits[mask], y[mask]).item()
+    """Mean cross-entropy on the targets inside the repeated stretch (``mask``), in nats: the
+    model's own loss with every other target ignored."""
+    _, loss = model(x, y.masked_fill(~mask, IGNORE_INDEX))
+    return loss.item()
 
 
 def train_run(n_layer: int, seed: int, steps: int = 1200, every: int = 50, lr: float = 3e-3,

@@ -82,34 +82,40 @@ def squared_error(predictions: torch.Tensor, ys: torch.Tensor, dim: int = DIM) -
     return ((predictions - ys) ** 2).mean(dim=0) / dim
 
 
+def _from_earlier_pairs(xs: torch.Tensor, ys: torch.Tensor, predict) -> torch.Tensor:
+    """(b, k) predictions: entry i is ``predict(earlier_xs, earlier_ys, x_i)`` on the i pairs
+    before it, (b, i, d), (b, i), (b, d) -> (b,); 0 for i = 0, where there is nothing to go on."""
+    predictions = torch.zeros_like(ys)
+    for i in range(1, xs.shape[1]):
+        predictions[:, i] = predict(xs[:, :i], ys[:, :i], xs[:, i])
+    return predictions
+
+
 def least_squares(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
     """(b, k) predictions: entry i from the minimum-norm least-squares fit to the i pairs
     before it (0 for i = 0). Below ``dim`` examples many w fit exactly; the minimum-norm one is
     the mean of w's posterior under the N(0, I) prior."""
-    predictions = torch.zeros_like(ys)
-    for i in range(1, xs.shape[1]):
-        w = torch.linalg.pinv(xs[:, :i]) @ ys[:, :i, None]  # (b, dim, 1)
-        predictions[:, i] = (xs[:, i:i + 1] @ w)[:, 0, 0]
-    return predictions
+    def predict(px, py, x):
+        w = torch.linalg.pinv(px) @ py[:, :, None]  # (b, dim, 1)
+        return (x[:, None] @ w)[:, 0, 0]
+    return _from_earlier_pairs(xs, ys, predict)
 
 
 def nearest_neighbour(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
     """(b, k) predictions: the y of the nearest earlier x (0 for i = 0)."""
-    predictions = torch.zeros_like(ys)
-    for i in range(1, xs.shape[1]):
-        nearest = torch.cdist(xs[:, i:i + 1], xs[:, :i])[:, 0].argmin(dim=1)  # (b,)
-        predictions[:, i] = ys[:, :i].gather(1, nearest[:, None])[:, 0]
-    return predictions
+    def predict(px, py, x):
+        nearest = torch.cdist(x[:, None], px)[:, 0].argmin(dim=1)  # (b,)
+        return py.gather(1, nearest[:, None])[:, 0]
+    return _from_earlier_pairs(xs, ys, predict)
 
 
 def averaging(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
     """(b, k) predictions from w estimated as the mean of y_j x_j over the earlier pairs
     (unbiased for x ~ N(0, I), but noisy)."""
-    predictions = torch.zeros_like(ys)
-    for i in range(1, xs.shape[1]):
-        w = (ys[:, :i, None] * xs[:, :i]).mean(dim=1)  # (b, dim)
-        predictions[:, i] = (xs[:, i] * w).sum(dim=1)
-    return predictions
+    def predict(px, py, x):
+        w = (py[:, :, None] * px).mean(dim=1)  # (b, dim)
+        return (x * w).sum(dim=1)
+    return _from_earlier_pairs(xs, ys, predict)
 
 
 def regression_loss(model: InContextRegressor, batch) -> torch.Tensor:
