@@ -459,6 +459,20 @@ CASES += [
     ]),
 ]
 
+
+def answer_only_targets(ids):
+    return ids[:-1], [-100] * (len(ids) - 2) + ids[-1:]
+
+
+CASES += [
+    (checks.check_answer_only_targets, answer_only_targets, [
+        (lambda ids: (ids[:-1], ids[1:]), "every target is kept"),
+        (lambda ids: (ids, [-100] * (len(ids) - 1) + ids[-1:]), "one shorter"),
+        (lambda ids: (ids[:-1], [-100] * (len(ids) - 1)), "the answer"),
+        (lambda ids: (ids[:-1], [0] * (len(ids) - 2) + ids[-1:]), "IGNORE_INDEX"),
+    ]),
+]
+
 CORRECT = [pytest.param(check, answer, id=check.__name__) for check, answer, _ in CASES]
 WRONG = [pytest.param(check, wrong, message, id=f"{check.__name__}-{i}")
          for check, _, mistakes in CASES for i, (wrong, message) in enumerate(mistakes)]

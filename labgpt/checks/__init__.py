@@ -20,7 +20,12 @@ from labgpt.checks.gpt import check_gpt_params, check_lr_schedule, check_top_k
 from labgpt.checks.gpt1 import check_choice_loss, check_l3_loss, check_similarity_input
 from labgpt.checks.gpt2 import check_choice_scores, check_new_task, check_render
 from labgpt.checks.gpt3 import check_k_shot_prompt, check_power_law_fit, check_training_compute
-from labgpt.checks.icl import check_flipped_prompt, check_induction_scores, check_least_squares
+from labgpt.checks.icl import (
+    check_answer_only_targets,
+    check_flipped_prompt,
+    check_induction_scores,
+    check_least_squares,
+)
 from labgpt.checks.ngrams import check_add_k, check_continuation_counts, check_perplexity
 from labgpt.checks.rnn import check_clip_grad_norm, check_gru_cell, check_lstm_cell
 from labgpt.checks.tokens import check_decode, check_merge, check_pair_counts
@@ -34,6 +39,7 @@ from labgpt.checks.transformer import (
 __all__ = [
     "CheckFailed",
     "check_add_k",
+    "check_answer_only_targets",
     "check_attention",
     "check_beam_step",
     "check_causal_mask",

@@ -1,5 +1,5 @@
-"""Checkers for the in-context learning chapter (the induction score, least squares in
-context)."""
+"""Checkers for the in-context learning chapters (the induction score, least squares in
+context, a flipped-label prompt, the targets of instruction tuning)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import torch
 
-from labgpt import induction, regression
+from labgpt import induction, instruction_tuning, regression
 from labgpt.checks.core import CheckFailed, check_close, check_shape
+from labgpt.logprobs import IGNORE_INDEX
 
 
 def check_induction_scores(fn: Callable) -> None:
@@ -97,3 +98,32 @@ def check_flipped_prompt(fn: Callable) -> None:
                               f"labels, not a new word; got labels {shown}")
         raise CheckFailed(f"with flip={sorted(flip)}: expected {want}, got {got}")
     print("the flipped-label prompt passes.")
+
+
+def check_answer_only_targets(fn: Callable) -> None:
+    """Check ``fn(ids)`` -> (inputs, targets) for a question followed by its one-token answer:
+    inputs all ids but the last, targets the next ids with every one but the answer's replaced
+    by ``IGNORE_INDEX``."""
+    for ids in ([11, 12, 13, 14, 15], [3, 1, 4, 1, 5, 9, 2]):
+        got = fn(list(ids))
+        if not isinstance(got, tuple) or len(got) != 2:
+            raise CheckFailed(f"return a pair (inputs, targets); got {type(got).__name__}")
+        x, y = (list(v.tolist() if hasattr(v, "tolist") else v) for v in got)
+        want_x, want_y = instruction_tuning.answer_only_targets(list(ids))
+        if (x, y) == (want_x, want_y):
+            continue
+        if len(y) == len(ids) or len(x) == len(ids):
+            raise CheckFailed("inputs and targets are one shorter than the ids: the model reads "
+                              "ids[:-1] and predicts ids[1:], each target the token after its "
+                              f"input; got lengths {len(x)} and {len(y)} for {len(ids)} ids")
+        if y == ids[1:]:
+            raise CheckFailed("every target is kept: that tunes the model to write the question "
+                              f"too; replace all targets but the answer by IGNORE_INDEX "
+                              f"({IGNORE_INDEX})")
+        if y[-1] != ids[-1]:
+            raise CheckFailed(f"the last target is the answer, ids[-1] = {ids[-1]}; got {y[-1]}")
+        if y[:-1] != want_y[:-1]:
+            raise CheckFailed(f"the targets before the answer must be IGNORE_INDEX "
+                              f"({IGNORE_INDEX}), which the loss skips; got {y[:-1]}")
+        raise CheckFailed(f"for ids {ids}: expected inputs {want_x}, got {x}")
+    print("the answer-only targets pass.")

@@ -47,29 +47,32 @@ END = "<eot>"
 INSTRUCTION_WORDS = ("does", "belong", "to", "?", "yes", "no")  # never in the lists
 
 
-def _labelled(rng: random.Random, cats: tuple[str, str], labels: tuple[str, str],
-              n: int) -> list[str]:
+def _labelled(rng: random.Random, cats: tuple[str, str], labels: tuple[str, str], n: int,
+              categories: dict[str, tuple[str, ...]]) -> list[str]:
     """``n`` things of the two categories, each followed by ``:``, its label and ``.``."""
     words = []
     for _ in range(n):
         side = rng.randrange(2)
-        words += [rng.choice(CATEGORIES[cats[side]]), ":", labels[side], "."]
+        words += [rng.choice(categories[cats[side]]), ":", labels[side], "."]
     return words
 
 
-def list_document(rng: random.Random) -> list[str]:
-    """One document of the world: a list of 4 to 10 labelled things of two categories."""
-    cats = tuple(rng.sample(list(CATEGORIES), 2))
+def list_document(rng: random.Random,
+                  categories: dict[str, tuple[str, ...]] = CATEGORIES) -> list[str]:
+    """One document of the world: a list of 4 to 10 labelled things of two categories (of
+    ``categories``: a larger world, :mod:`labgpt.worlds.kinds`, writes its lists this way)."""
+    cats = tuple(rng.sample(list(categories), 2))
     if rng.random() < SEMANTIC_SHARE:
         labels = cats[::-1] if rng.random() < SWAPPED_SHARE else cats
     else:
         labels = tuple(rng.sample(ARBITRARY, 2))
-    return _labelled(rng, cats, labels, rng.randint(MIN_ITEMS, MAX_ITEMS))
+    return _labelled(rng, cats, labels, rng.randint(MIN_ITEMS, MAX_ITEMS), categories)
 
 
-def documents(n: int, seed: int = 0) -> list[list[str]]:
+def documents(n: int, seed: int = 0,
+              categories: dict[str, tuple[str, ...]] = CATEGORIES) -> list[list[str]]:
     rng = random.Random(seed)
-    return [list_document(rng) for _ in range(n)]
+    return [list_document(rng, categories) for _ in range(n)]
 
 
 @lru_cache(maxsize=1)
@@ -81,9 +84,10 @@ def tokenizer() -> WordTokenizer:
     return WordTokenizer(words, unk=False, specials=[END])
 
 
-def encode(docs: list[list[str]]) -> torch.Tensor:
-    """Token ids of ``docs``, each followed by ``<eot>``."""
-    tok = tokenizer()
+def encode(docs: list[list[str]], tok: WordTokenizer | None = None) -> torch.Tensor:
+    """Token ids of ``docs`` (by ``tok``, this world's tokenizer by default), each followed by
+    ``<eot>``."""
+    tok = tok or tokenizer()
     end = tok.encode([END])
     return torch.tensor([i for d in docs for i in tok.encode(d) + end])
 
