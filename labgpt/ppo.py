@@ -13,11 +13,70 @@ model by generalised advantage estimation (:func:`gae`), are whitened over the b
 (:func:`whiten`), and the policy and value are updated with PPO's clipped losses
 (:func:`clipped_policy_loss`, :func:`clipped_value_loss`). Every function takes a ``mask``
 (b, t) that is true at response tokens: prompts and padding take no part.
+
+A :class:`Rollout` holds sampled prompt-response sequences, right-padded, as the other
+functions want them: responses are sampled through :func:`labgpt.decoding.generate` and
+scored token by token through :func:`labgpt.logprobs.token_logprobs`, the paths every other
+chapter uses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import torch
+
+from labgpt.decoding import generate
+from labgpt.gpt import GPT
+from labgpt.heads import GPTWithHead
+from labgpt.logprobs import IGNORE_INDEX, token_logprobs
+
+
+@dataclass
+class Rollout:
+    """Prompt-response sequences, right-padded: ``ids`` (b, t); ``mask`` (b, t - 1), true where
+    ``ids[:, 1:]`` is a response token (the positions whose next-token log-probs PPO uses);
+    ``lengths`` (b,), each sequence's real length; ``responses``, the response ids per row."""
+
+    ids: torch.Tensor
+    mask: torch.Tensor
+    lengths: torch.Tensor
+    responses: list[list[int]]
+
+
+@torch.no_grad()
+def rollout(policy: GPT, prompts: Sequence[Sequence[int]], max_new_tokens: int, eos_id: int,
+            generator: torch.Generator, pad_id: int | None = None) -> Rollout:
+    """Sample one response per prompt (up to ``max_new_tokens``, ``eos_id`` kept) and lay the
+    sequences out for PPO."""
+    outs = generate(policy, [list(p) for p in prompts], max_new_tokens, eos_id=eos_id,
+                    generator=generator)
+    pad = eos_id if pad_id is None else pad_id
+    width = max(len(o) for o in outs)
+    ids = torch.full((len(outs), width), pad, dtype=torch.long)
+    mask = torch.zeros(len(outs), width - 1, dtype=torch.bool)
+    for i, (out, prompt) in enumerate(zip(outs, prompts, strict=True)):
+        ids[i, :len(out)] = out
+        mask[i, len(prompt) - 1:len(out) - 1] = True  # the predictions of response tokens
+    if not mask.any(1).all():
+        raise ValueError("max_new_tokens must allow at least one response token")
+    lengths = torch.tensor([len(o) for o in outs])
+    responses = [o[len(p):].tolist() for o, p in zip(outs, prompts, strict=True)]
+    return Rollout(ids, mask, lengths, responses)
+
+
+def response_logprobs(model: GPT, r: Rollout) -> torch.Tensor:
+    """log p(token) of each response token under ``model``, (b, t - 1), 0 off the mask."""
+    logits, _ = model(r.ids[:, :-1])  # (b, t - 1, V)
+    return token_logprobs(logits, r.ids[:, 1:].masked_fill(~r.mask, IGNORE_INDEX))
+
+
+def token_values(value_model: GPTWithHead, r: Rollout) -> torch.Tensor:
+    """The value head read at every position that predicts a response token, (b, t - 1), 0
+    off the mask: V(s_t), the expected reward-to-go before the token is written."""
+    _, hidden = value_model.features(r.ids[:, :-1], (r.lengths - 1).clamp(min=1))
+    return value_model.head(hidden)[..., 0] * r.mask  # (b, t - 1)
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,8 @@ import pytest
 import torch
 
 from labgpt import ppo
+from labgpt.gpt import GPT, GPTConfig
+from labgpt.heads import GPTWithHead
 
 MASK = torch.tensor([[0, 0, 1, 1, 1, 0], [0, 1, 1, 0, 0, 0]], dtype=torch.bool)
 
@@ -75,3 +77,29 @@ def test_clipped_value_loss_keeps_the_worse_of_clipped_and_unclipped():
     want = 0.5 * (0.01 + 0.64 + 1.0) / 3
     assert ppo.clipped_value_loss(values, old, returns, mask, clip=0.2).item() == pytest.approx(
         want)
+
+
+def tiny_gpt(seed=0):
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(vocab_size=12, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
+
+
+def test_rollout_lays_out_responses_and_their_logprobs_do_not_depend_on_padding():
+    policy = tiny_gpt()
+    prompts = [[1, 2, 3], [4, 5], [6]]
+    r = ppo.rollout(policy, prompts, 5, eos_id=0, generator=torch.Generator().manual_seed(0))
+    assert r.ids.shape[0] == 3 and r.mask.shape == (3, r.ids.shape[1] - 1)
+    lp = ppo.response_logprobs(policy, r)
+    for i, (prompt, response) in enumerate(zip(prompts, r.responses, strict=True)):
+        assert 1 <= len(response) <= 5 and r.ids[i, :len(prompt)].tolist() == prompt
+        assert r.ids[i, len(prompt):r.lengths[i]].tolist() == response
+        assert r.mask[i].sum().item() == len(response)  # one position per response token
+        alone = torch.tensor([prompt + response])  # the same row without any padding
+        logits, _ = policy(alone[:, :-1])
+        want = torch.log_softmax(logits, -1)[0, len(prompt) - 1:].gather(
+            -1, alone[0, len(prompt):, None])[:, 0]
+        assert torch.allclose(lp[i][r.mask[i]], want, atol=1e-5)
+    assert (lp[~r.mask] == 0).all()
+    value = GPTWithHead(tiny_gpt(1), 1)
+    v = ppo.token_values(value, r)
+    assert v.shape == r.mask.shape and (v[~r.mask] == 0).all()
