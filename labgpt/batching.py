@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from labgpt.logprobs import IGNORE_INDEX
+
 BatchFn = Callable[[str, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -76,3 +78,20 @@ def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int = 0,
     for i, s in enumerate(seqs):
         ids[i, :len(s)] = torch.as_tensor(s, dtype=torch.long)
     return ids, lengths
+
+
+def prompt_response_batch(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int = 0,
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Supervised fine-tuning rows: each prompt followed by its response, right-padded.
+
+    Returns ``x`` (n, longest - 1), every sequence but its last token, and ``y``, the tokens
+    that follow, with each prompt's positions and the padding set to ``IGNORE_INDEX``: the loss
+    trains the model to write the response, not to write prompts."""
+    if any(not p or not r for p, r in pairs):
+        raise ValueError("every prompt and every response needs at least one token")
+    ids, lengths = pad_sequences([list(p) + list(r) for p, r in pairs], pad_id)
+    y = ids[:, 1:].clone()
+    positions = torch.arange(y.shape[1])[None]  # (1, t - 1): y[:, j] is token j + 1
+    prompt_lengths = torch.tensor([len(p) for p, _ in pairs])[:, None]
+    y[(positions < prompt_lengths - 1) | (positions >= lengths[:, None] - 1)] = IGNORE_INDEX
+    return ids[:, :-1], y

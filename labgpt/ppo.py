@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
+from labgpt.batching import pad_sequences
 from labgpt.decoding import generate
 from labgpt.gpt import GPT
 from labgpt.heads import GPTWithHead
@@ -52,16 +53,12 @@ def rollout(policy: GPT, prompts: Sequence[Sequence[int]], max_new_tokens: int, 
     sequences out for PPO."""
     outs = generate(policy, [list(p) for p in prompts], max_new_tokens, eos_id=eos_id,
                     generator=generator)
-    pad = eos_id if pad_id is None else pad_id
-    width = max(len(o) for o in outs)
-    ids = torch.full((len(outs), width), pad, dtype=torch.long)
-    mask = torch.zeros(len(outs), width - 1, dtype=torch.bool)
-    for i, (out, prompt) in enumerate(zip(outs, prompts, strict=True)):
-        ids[i, :len(out)] = out
-        mask[i, len(prompt) - 1:len(out) - 1] = True  # the predictions of response tokens
+    ids, lengths = pad_sequences([o.tolist() for o in outs], eos_id if pad_id is None else pad_id)
+    positions = torch.arange(ids.shape[1] - 1)[None]  # (1, t - 1): predicts token j + 1
+    starts = torch.tensor([len(p) for p in prompts])[:, None]
+    mask = (positions >= starts - 1) & (positions < lengths[:, None] - 1)  # response tokens
     if not mask.any(1).all():
         raise ValueError("max_new_tokens must allow at least one response token")
-    lengths = torch.tensor([len(o) for o in outs])
     responses = [o[len(p):].tolist() for o, p in zip(outs, prompts, strict=True)]
     return Rollout(ids, mask, lengths, responses)
 

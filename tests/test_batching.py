@@ -2,6 +2,7 @@ import pytest
 import torch
 
 import labgpt
+from labgpt import batching
 
 
 def test_split_is_contiguous_and_sized():
@@ -26,3 +27,11 @@ def test_windows_reach_the_last_token_and_refuse_short_text():
     assert y.max().item() == 9
     with pytest.raises(ValueError, match="too short for windows of block_size=10"):
         labgpt.random_windows(ids, 10, 1, torch.Generator())
+
+
+def test_prompt_response_batch_trains_the_response_only():
+    x, y = batching.prompt_response_batch([([5, 6, 7], [8, 9]), ([3], [4])], pad_id=0)
+    assert x.tolist() == [[5, 6, 7, 8], [3, 4, 0, 0]]
+    assert y.tolist() == [[-100, -100, 8, 9], [4, -100, -100, -100]]
+    with pytest.raises(ValueError, match="at least one token"):
+        batching.prompt_response_batch([([], [1])])
