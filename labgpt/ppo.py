@@ -22,12 +22,14 @@ chapter uses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+from tqdm import tqdm
 
-from labgpt.batching import pad_sequences
+from labgpt.batching import BatchFn, pad_sequences
 from labgpt.decoding import generate
 from labgpt.gpt import GPT
 from labgpt.heads import GPTWithHead
@@ -161,3 +163,98 @@ def clipped_value_loss(values: torch.Tensor, values_old: torch.Tensor, returns: 
     clipped = values_old + (values - values_old).clamp(-clip, clip)
     loss = torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
     return 0.5 * _masked_mean(loss, mask.to(values.dtype))
+
+
+@dataclass
+class PPOConfig:
+    """One PPO run. ``beta``: the KL penalty's weight; ``ptx``: the weight of the pre-training
+    language-model loss mixed into every update (InstructGPT's gamma, PPO-ptx; 0 turns it off).
+    Each iteration samples ``batch_size`` responses, then makes ``epochs`` passes over them in
+    minibatches of ``minibatch_size``."""
+
+    iterations: int = 150
+    batch_size: int = 64
+    minibatch_size: int = 16
+    epochs: int = 4
+    lr: float = 1e-4
+    beta: float = 1.0
+    ptx: float = 0.0
+    clip: float = 0.2
+    value_coef: float = 0.1
+    gamma: float = 1.0
+    lam: float = 0.95
+    max_new_tokens: int = 6
+    grad_clip: float = 1.0
+    seed: int = 0
+    eval_every: int = 10
+
+    def __post_init__(self):
+        if self.iterations < 1 or self.epochs < 1 or self.eval_every < 1:
+            raise ValueError("iterations, epochs and eval_every must be positive")
+        if not 1 <= self.minibatch_size <= self.batch_size:
+            raise ValueError(f"minibatch_size must be in [1, batch_size={self.batch_size}]")
+        if self.beta < 0 or self.ptx < 0 or self.lr <= 0:
+            raise ValueError("beta and ptx must be non-negative and lr positive")
+
+
+def train_ppo(policy: GPT, value: GPTWithHead, reference: GPT, reward_model: GPTWithHead,
+              prompts: Callable[[int], Sequence[Sequence[int]]], eos_id: int,
+              config: PPOConfig, pretraining: BatchFn | None = None,
+              measure: Callable[[GPT], dict] | None = None) -> list[dict]:
+    """Fine-tune ``policy`` (and ``value``) in place by PPO against ``reward_model``, kept near
+    ``reference`` by the KL penalty and, if ``config.ptx`` > 0, near the pre-training text by
+    ``pretraining``'s batches. ``prompts(i)`` gives iteration i's prompts (token ids).
+
+    Returns one record per iteration: the reward model's mean score of the samples, the mean
+    summed KL(policy || reference) estimate per response, the mean per-token entropy estimate
+    (-log p of the sampled tokens), and at every ``eval_every`` iterations ``measure(policy)``.
+    The policy is left in eval mode."""
+    if config.ptx and pretraining is None:
+        raise ValueError("config.ptx > 0 needs pretraining batches")
+    params = list(policy.parameters()) + list(value.parameters())
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(config.seed)
+    reference.eval()
+    reward_model.eval()
+    history = []
+    show_bar = os.environ.get("LABGPT_PROGRESS", "1") != "0"
+    for it in tqdm(range(config.iterations), disable=not show_bar, desc="ppo"):
+        policy.eval()
+        value.eval()
+        with torch.no_grad():  # sample, then score every response token
+            r = rollout(policy, prompts(it), config.max_new_tokens, eos_id, gen)
+            logp_old, logp_ref = response_logprobs(policy, r), response_logprobs(reference, r)
+            values_old = token_values(value, r)
+            scores = reward_model(r.ids, r.lengths)[:, 0]
+            rewards = kl_penalised_rewards(scores, logp_old, logp_ref, r.mask, config.beta)
+            advantages, returns = gae(rewards, values_old, r.mask, config.gamma, config.lam)
+            advantages = whiten(advantages, r.mask)
+        policy.train()
+        value.train()
+        for _ in range(config.epochs):
+            order = torch.randperm(len(r.responses), generator=gen)
+            for mb in order.split(config.minibatch_size):
+                part = Rollout(r.ids[mb], r.mask[mb], r.lengths[mb], [])
+                loss = clipped_policy_loss(response_logprobs(policy, part), logp_old[mb],
+                                           advantages[mb], part.mask, config.clip)
+                loss = loss + config.value_coef * clipped_value_loss(
+                    token_values(value, part), values_old[mb], returns[mb], part.mask, config.clip)
+                if config.ptx:
+                    x, y = pretraining("train", gen)
+                    loss = loss + config.ptx * policy(x, y)[1]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+                opt.step()
+        record = {"iteration": it + 1, "score": scores.mean().item(),
+                  "kl": ((logp_old - logp_ref) * r.mask).sum(1).mean().item(),
+                  "entropy": -(logp_old.sum() / r.mask.sum()).item()}
+        if measure is not None and ((it + 1) % config.eval_every == 0
+                                    or it + 1 == config.iterations):
+            policy.eval()
+            with torch.no_grad():
+                record.update(measure(policy))
+        history.append(record)
+    policy.eval()
+    value.eval()
+    return history

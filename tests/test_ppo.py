@@ -103,3 +103,32 @@ def test_rollout_lays_out_responses_and_their_logprobs_do_not_depend_on_padding(
     value = GPTWithHead(tiny_gpt(1), 1)
     v = ppo.token_values(value, r)
     assert v.shape == r.mask.shape and (v[~r.mask] == 0).all()
+
+
+class FirstTokenReward(torch.nn.Module):
+    """A stand-in reward model: 1 when the response (after a 2-token prompt) starts with 3."""
+
+    def forward(self, ids, lengths):
+        return (ids[:, 2] == 3).float()[:, None]
+
+
+def test_train_ppo_raises_the_reward_and_reports_kl_and_entropy():
+    policy, reference = tiny_gpt(), tiny_gpt()
+    value = GPTWithHead(tiny_gpt(1), 1)
+    cfg = ppo.PPOConfig(iterations=25, batch_size=32, minibatch_size=16, lr=3e-3, beta=0.05,
+                        max_new_tokens=3, eval_every=5)
+    history = ppo.train_ppo(policy, value, reference, FirstTokenReward(),
+                            lambda it: [[1, 2]] * 32, eos_id=0, config=cfg,
+                            measure=lambda m: {"measured": 1.0})
+    assert len(history) == 25 and not policy.training
+    first, last = (sum(h["score"] for h in part) / 5 for part in (history[:5], history[-5:]))
+    assert last > first + 0.3
+    assert history[0]["kl"] == pytest.approx(0, abs=1e-5)  # the policy starts as the reference
+    assert history[-1]["kl"] > 0.05  # and moved away from it to earn the reward
+    assert all(h["entropy"] >= 0 for h in history)
+    assert [h["iteration"] for h in history if "measured" in h] == [5, 10, 15, 20, 25]
+    with pytest.raises(ValueError, match="pretraining"):
+        ppo.train_ppo(policy, value, reference, FirstTokenReward(), lambda it: [[1, 2]],
+                      eos_id=0, config=ppo.PPOConfig(ptx=1.0))
+    with pytest.raises(ValueError, match="minibatch_size"):
+        ppo.PPOConfig(batch_size=8, minibatch_size=16)
