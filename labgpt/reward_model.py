@@ -22,10 +22,15 @@ as the mean over its tokens (the study notes' reading): :class:`labgpt.heads.GPT
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
 from itertools import combinations
 
 import torch
 import torch.nn.functional as F
+
+from labgpt.batching import pad_sequences
+from labgpt.heads import GPTWithHead
 
 
 def ranking_pairs(ranking: list[int]) -> list[tuple[int, int]]:
@@ -50,3 +55,63 @@ def pairwise_accuracy(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> float
     """The share of pairs the reward model orders as the labeler did (ties count half)."""
     d = r_chosen - r_rejected
     return ((d > 0).float().mean() + 0.5 * (d == 0).float().mean()).item()
+
+
+@dataclass
+class Comparison:
+    """One prompt's ranked responses: ``prompt`` and ``responses`` as token ids, ``pairs`` the
+    (preferred, rejected) indices into ``responses`` (:func:`ranking_pairs`)."""
+
+    prompt: list[int]
+    responses: list[list[int]]
+    pairs: list[tuple[int, int]]
+
+
+def _encode(batch: list[Comparison], pad_id: int):
+    """Every response of ``batch`` after its prompt, padded: (ids, lengths, chosen, rejected),
+    chosen and rejected indexing rows of ids, pair by pair."""
+    seqs, chosen, rejected = [], [], []
+    for c in batch:
+        first = len(seqs)
+        seqs += [c.prompt + r for r in c.responses]
+        chosen += [first + w for w, _ in c.pairs]
+        rejected += [first + lo for _, lo in c.pairs]
+    ids, lengths = pad_sequences(seqs, pad_id)
+    return ids, lengths, torch.tensor(chosen, dtype=torch.long), torch.tensor(rejected,
+                                                                              dtype=torch.long)
+
+
+def pair_scores(model: GPTWithHead, batch: list[Comparison], pad_id: int,
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's scores of the preferred and the rejected response of every pair."""
+    ids, lengths, chosen, rejected = _encode(batch, pad_id)
+    scores = model(ids, lengths)[:, 0]  # each response scored once, however many pairs
+    return scores[chosen], scores[rejected]
+
+
+def train_reward_model(model: GPTWithHead, comparisons: list[Comparison], pad_id: int,
+                       epochs: int = 10, prompts_per_batch: int = 16, lr: float = 1e-3,
+                       seed: int = 0) -> list[float]:
+    """Train ``model`` in place on ``comparisons`` with :func:`logsig_loss`, all the pairs of
+    one prompt in the same batch (InstructGPT trains on all C(K, 2) comparisons of a prompt as
+    one element: as separate examples they share their responses, and the model overfits).
+    Returns the loss of every step; leaves the model in eval mode."""
+    usable = [c for c in comparisons if c.pairs]
+    if not usable:
+        raise ValueError("no comparison holds a pair")
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    rng = random.Random(seed)
+    losses = []
+    model.train()
+    for _ in range(epochs):
+        order = list(range(len(usable)))
+        rng.shuffle(order)
+        for i in range(0, len(order), prompts_per_batch):
+            batch = [usable[j] for j in order[i:i + prompts_per_batch]]
+            loss = logsig_loss(*pair_scores(model, batch, pad_id))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    model.eval()
+    return losses

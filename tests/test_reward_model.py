@@ -34,3 +34,27 @@ def test_logsig_and_logexp_are_one_function_and_stay_finite():
 def test_pairwise_accuracy_counts_ties_half():
     assert rm.pairwise_accuracy(torch.tensor([1.0, 2.0, 0.0, 3.0]),
                                 torch.tensor([0.0, 3.0, 0.0, 1.0])) == pytest.approx(0.625)
+
+
+def test_train_reward_model_learns_a_preference_from_ranked_pairs():
+    from labgpt.gpt import GPT, GPTConfig
+    from labgpt.heads import GPTWithHead
+
+    torch.manual_seed(0)
+    model = GPTWithHead(GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2,
+                                      n_embd=16)), 1)
+    g = torch.Generator().manual_seed(0)
+
+    def comparison():  # responses holding a 3 beat those without
+        responses = [torch.randint(4, 10, (2,), generator=g).tolist() for _ in range(4)]
+        for r in responses[:2]:
+            r[int(torch.randint(2, (1,), generator=g))] = 3
+        return rm.Comparison([1, 2], responses, [(0, 2), (0, 3), (1, 2), (1, 3)])
+
+    train, test = [comparison() for _ in range(200)], [comparison() for _ in range(50)]
+    losses = rm.train_reward_model(model, train, pad_id=0, epochs=3, seed=0)
+    assert not model.training and losses[0] > 0.6 and sum(losses[-5:]) / 5 < 0.2
+    with torch.no_grad():
+        assert rm.pairwise_accuracy(*rm.pair_scores(model, test, pad_id=0)) > 0.95
+    with pytest.raises(ValueError, match="no comparison"):
+        rm.train_reward_model(model, [rm.Comparison([1], [[2]], [])], pad_id=0)
