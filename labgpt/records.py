@@ -97,6 +97,11 @@ RECIPES: dict[str, Recipe] = {
                "3,000 steps of 32 x 64 tokens; their accuracy with flipped and with "
                "meaningless demonstration labels (flipped-labels chapter)",
                config={"seed": 0}, tolerance=0.05, minutes=6),
+        Recipe("rlhf_runs", "weights", "labgpt.rlhf:make",
+               "the InstructGPT chapter's base model (2 x 64, 1,500 steps of 32 x 32 tokens of "
+               "the assistant world's web, seed 0) and, for seeds 0 and 1, every step's "
+               "numbers: SFT, reward models, best-of-8, PPO, PPO-ptx, PPO without KL",
+               config={"seeds": [0, 1]}, tolerance=0.05, minutes=7),
     ]
 }
 

@@ -20,11 +20,17 @@ import torch
 from labgpt import ppo
 from labgpt.batching import lm_batches, pad_sequences, prompt_response_batch
 from labgpt.decoding import generate
-from labgpt.environment import seed_everything
+from labgpt.environment import seed_everything, use_threads
 from labgpt.gpt import GPT, GPTConfig
 from labgpt.heads import GPTWithHead
 from labgpt.logprobs import lm_loss
-from labgpt.reward_model import Comparison, ranking_pairs, train_reward_model
+from labgpt.reward_model import (
+    Comparison,
+    pair_scores,
+    pairwise_accuracy,
+    ranking_pairs,
+    train_reward_model,
+)
 from labgpt.training import History, TrainConfig, train
 from labgpt.worlds import assistant
 from labgpt.worlds.assistant import Request
@@ -183,3 +189,73 @@ def prose_nll(model: GPT, windows: int = 60) -> float:
     x = ids[:windows * BLOCK_SIZE].view(windows, BLOCK_SIZE)
     y = ids[1:windows * BLOCK_SIZE + 1].view(windows, BLOCK_SIZE)
     return lm_loss(model(x)[0], y).item()
+
+
+EVAL_REQUESTS = 1000
+HACKING = replace(PPO, beta=0.0, iterations=60)  # no KL penalty: what the policy finds
+
+
+def family_means(scores: list[float], reqs: list[Request]) -> dict[str, float]:
+    return {f: sum(s for s, r in zip(scores, reqs, strict=True) if r.family == f)
+            / max(1, sum(r.family == f for r in reqs)) for f in assistant.FAMILIES}
+
+
+def summary(model: GPT, reqs: list[Request], baseline: list[float] | None = None) -> dict:
+    """A model's labeler score (mean and per family), win-rate against ``baseline``'s scores
+    and prose NLL, plus its per-request ``scores``."""
+    scores = labeler_scores(model, reqs)
+    out = {"labeler": sum(scores) / len(scores), "families": family_means(scores, reqs),
+           "prose_nll": prose_nll(model), "scores": scores}
+    if baseline is not None:
+        out["win_rate"] = win_rate(scores, baseline)
+    return out
+
+
+def pipeline(base: GPT, seed: int = 0) -> dict:
+    """Every step from ``base``, measured: the numbers the chapter shows (and the record keeps
+    for a second seed). Models are returned under ``models``."""
+    reqs = assistant.requests(EVAL_REQUESTS, seed=99)
+    tuned = sft(base, demonstrations(seed=1000 + seed), seed=seed)
+    out = {"base": summary(base, reqs)}
+    out["sft"] = summary(tuned, reqs, out["base"]["scores"])
+    sft_scores = out["sft"]["scores"]
+    sources = [(tuned, K // 2), (base, K - K // 2)]
+    train_c = comparisons(sources, assistant.requests(COMPARISON_PROMPTS, seed=2000 + seed), seed)
+    test_c = comparisons(sources, assistant.requests(300, seed=3000 + seed), seed + 100)
+    rms = {pool: reward_model(tuned, train_c, pool, seed) for pool in ("last", "mean")}
+    with torch.no_grad():
+        out["rm_accuracy"] = {pool: pairwise_accuracy(*pair_scores(m, test_c, eos_id()))
+                              for pool, m in rms.items()}
+    best = best_of_n(tuned, rms["last"], reqs, 8)
+    best_scores = [assistant.score(r, b) for r, b in zip(reqs, best, strict=True)]
+    out["best_of_8"] = {"labeler": sum(best_scores) / len(best_scores),
+                        "win_rate": win_rate(best_scores, sft_scores)}
+    models = {"sft": tuned, "rm": rms["last"]}
+    for name, config in (("ppo", replace(PPO, seed=seed)),
+                         ("ppo_ptx", replace(PPO, ptx=1.0, seed=seed)),
+                         ("no_kl", replace(HACKING, seed=seed))):
+        policy, history = rlhf(tuned, rms["last"], config)
+        out[name] = {**summary(policy, reqs, sft_scores), "kl": history[-1]["kl"],
+                     "rm_start": history[0]["score"], "rm_end": history[-1]["score"]}
+        models[name] = policy
+    for part in out.values():
+        part.pop("scores", None)
+    return {**out, "models": models}
+
+
+def make(seeds: tuple[int, ...] = (0, 1)) -> tuple[dict[str, torch.Tensor], dict]:
+    """The record: the base model of the first seed (half precision) and, for every seed, the
+    pipeline's numbers from the base model as shipped."""
+    use_threads(1)  # the chapter's runs are this small: one thread is faster, and it matches
+    state, result = {}, {"seeds": {}}
+    for seed in seeds:
+        base, history = pretrain(seed)
+        half = base.half_state()
+        base = GPT.from_half_state(base.config, half)  # measure exactly what is shipped
+        if seed == seeds[0]:
+            state = {f"base.{k}": v for k, v in half.items()}
+        numbers = pipeline(base, seed)
+        numbers.pop("models")
+        result["seeds"][str(seed)] = {"val_loss": history.final_val_loss, **numbers}
+        print(seed, result["seeds"][str(seed)], flush=True)
+    return state, result

@@ -473,6 +473,51 @@ CASES += [
     ]),
 ]
 
+
+def pairwise_loss(chosen, rejected):
+    return torch.nn.functional.softplus(rejected - chosen).mean()
+
+
+def gae_one(rewards, values, gamma, lam):
+    advantages, next_value, next_adv = torch.zeros_like(rewards), 0.0, 0.0
+    for t in reversed(range(len(rewards))):
+        next_adv = rewards[t] + gamma * next_value - values[t] + gamma * lam * next_adv
+        advantages[t], next_value = next_adv, values[t]
+    return advantages
+
+
+def clipped_objective(ratio, adv, clip):
+    return torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
+
+
+CASES += [
+    (checks.check_pairwise_loss, pairwise_loss, [
+        (lambda c, r: pairwise_loss(r, c), "preferred"),
+        (lambda c, r: torch.nn.functional.softplus(r - c).sum(), "mean"),
+        (lambda c, r: -torch.log(torch.sigmoid(c - r)).mean(), "inf"),
+        (lambda c, r: torch.nn.functional.softplus(r - c), "scalar"),
+    ]),
+    (checks.check_gae, gae_one, [
+        (lambda r, v, g, lam: gae_one(r, v, g, lam) + v, "return"),
+        (lambda r, v, g, lam: gae_one(r, v, g, 0.0), "TD error"),
+        (lambda r, v, g, lam: _forward_gae(r, v, g, lam), "backwards"),
+    ]),
+    (checks.check_clipped_objective, clipped_objective, [
+        (lambda r, a, c: -clipped_objective(r, a, c), "sign"),
+        (lambda r, a, c: (r.clamp(1 - c, 1 + c) * a).mean(), "minimum of the clipped"),
+        (lambda r, a, c: torch.maximum(r * a, r.clamp(1 - c, 1 + c) * a).mean(), "not the max"),
+    ]),
+]
+
+
+def _forward_gae(rewards, values, gamma, lam):
+    td = rewards + gamma * torch.cat([values[1:], torch.zeros(1)]) - values
+    out = torch.zeros_like(td)
+    for t in range(len(td)):
+        out[t] = td[t] + (gamma * lam * out[t - 1] if t else 0.0)
+    return out
+
+
 CORRECT = [pytest.param(check, answer, id=check.__name__) for check, answer, _ in CASES]
 WRONG = [pytest.param(check, wrong, message, id=f"{check.__name__}-{i}")
          for check, _, mistakes in CASES for i, (wrong, message) in enumerate(mistakes)]

@@ -26,6 +26,7 @@ from labgpt.checks.icl import (
     check_induction_scores,
     check_least_squares,
 )
+from labgpt.checks.instructgpt import check_clipped_objective, check_gae, check_pairwise_loss
 from labgpt.checks.ngrams import check_add_k, check_continuation_counts, check_perplexity
 from labgpt.checks.rnn import check_clip_grad_norm, check_gru_cell, check_lstm_cell
 from labgpt.checks.tokens import check_decode, check_merge, check_pair_counts
@@ -45,6 +46,7 @@ __all__ = [
     "check_causal_mask",
     "check_choice_loss",
     "check_choice_scores",
+    "check_clipped_objective",
     "check_clip_grad_norm",
     "check_close",
     "check_continuation_counts",
@@ -52,6 +54,7 @@ __all__ = [
     "check_cross_entropy",
     "check_decode",
     "check_flipped_prompt",
+    "check_gae",
     "check_gpt_params",
     "check_gru_cell",
     "check_induction_scores",
@@ -64,6 +67,7 @@ __all__ = [
     "check_merge",
     "check_negative_sampling_loss",
     "check_pair_counts",
+    "check_pairwise_loss",
     "check_perplexity",
     "check_power_law_fit",
     "check_ppmi",
