@@ -61,11 +61,15 @@ def pretraining_batches(batch_size: int = 16):
     return lm_batches(*web_ids(), BLOCK_SIZE, batch_size)
 
 
+def config() -> GPTConfig:
+    return GPTConfig(vocab_size=assistant.tokenizer().vocab_size, block_size=BLOCK_SIZE,
+                     n_layer=2, n_head=4, n_embd=64)
+
+
 def pretrain(seed: int = 0, quiet: bool = True) -> tuple[GPT, History]:
     """The base model: a GPT of 2 layers x 64 trained on the web; eval mode."""
     seed_everything(seed)
-    model = GPT(GPTConfig(vocab_size=assistant.tokenizer().vocab_size, block_size=BLOCK_SIZE,
-                          n_layer=2, n_head=4, n_embd=64))
+    model = GPT(config())
     history = train(model, pretraining_batches(32), replace(PRETRAIN, seed=seed, quiet=quiet))
     return model.eval(), history
 
@@ -192,7 +196,7 @@ def prose_nll(model: GPT, windows: int = 60) -> float:
 
 
 EVAL_REQUESTS = 1000
-HACKING = replace(PPO, beta=0.0, iterations=60)  # no KL penalty: what the policy finds
+HACKING = replace(PPO, beta=0.0)  # no KL penalty: what the policy finds
 
 
 def family_means(scores: list[float], reqs: list[Request]) -> dict[str, float]:
@@ -259,3 +263,13 @@ def make(seeds: tuple[int, ...] = (0, 1)) -> tuple[dict[str, torch.Tensor], dict
         result["seeds"][str(seed)] = {"val_loss": history.final_val_loss, **numbers}
         print(seed, result["seeds"][str(seed)], flush=True)
     return state, result
+
+
+def load() -> tuple[GPT, dict]:
+    """The shipped base model (float32, eval mode) and the record's numbers, with
+    ``describe``, the line saying where they came from."""
+    from labgpt import records
+
+    record = records.load("rlhf_runs")
+    base = record.gpts({"base": config()})["base"]
+    return base, {**record.result, "describe": record.describe()}
