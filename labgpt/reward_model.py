@@ -22,15 +22,17 @@ as the mean over its tokens (the study notes' reading): :class:`labgpt.heads.GPT
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from itertools import combinations
 
 import torch
 import torch.nn.functional as F
 
-from labgpt.batching import pad_sequences
+from labgpt.batching import BatchFn, pad_sequences
 from labgpt.heads import GPTWithHead
+from labgpt.training import History, TrainConfig, train
+
+RM_TRAIN = TrainConfig(steps=600, lr=1e-3, eval_every=200, eval_batches=4, quiet=True)
 
 
 def ranking_pairs(ranking: list[int]) -> list[tuple[int, int]]:
@@ -89,29 +91,38 @@ def pair_scores(model: GPTWithHead, batch: list[Comparison], pad_id: int,
     return scores[chosen], scores[rejected]
 
 
-def train_reward_model(model: GPTWithHead, comparisons: list[Comparison], pad_id: int,
-                       epochs: int = 10, prompts_per_batch: int = 16, lr: float = 1e-3,
-                       seed: int = 0) -> list[float]:
-    """Train ``model`` in place on ``comparisons`` with :func:`logsig_loss`, all the pairs of
-    one prompt in the same batch (InstructGPT trains on all C(K, 2) comparisons of a prompt as
-    one element: as separate examples they share their responses, and the model overfits).
-    Returns the loss of every step; leaves the model in eval mode."""
-    usable = [c for c in comparisons if c.pairs]
-    if not usable:
-        raise ValueError("no comparison holds a pair")
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    rng = random.Random(seed)
-    losses = []
-    model.train()
-    for _ in range(epochs):
-        order = list(range(len(usable)))
-        rng.shuffle(order)
-        for i in range(0, len(order), prompts_per_batch):
-            batch = [usable[j] for j in order[i:i + prompts_per_batch]]
-            loss = logsig_loss(*pair_scores(model, batch, pad_id))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
+def comparison_batches(train_data: list[Comparison], val_data: list[Comparison], pad_id: int,
+                       prompts_per_batch: int = 16) -> BatchFn:
+    """A batch function for :func:`labgpt.train`: each batch holds every pair of
+    ``prompts_per_batch`` prompts drawn at random (InstructGPT trains on all C(K, 2)
+    comparisons of a prompt as one element: as separate examples they share their responses,
+    and the model overfits), as ``(ids, lengths, chosen, rejected)``."""
+    splits = {"train": [c for c in train_data if c.pairs], "val": [c for c in val_data if c.pairs]}
+    if not splits["train"] or not splits["val"]:
+        raise ValueError("no comparison holds a pair (training or validation)")
+
+    def get_batch(split: str, generator: torch.Generator):
+        pool = splits[split]
+        rows = torch.randint(len(pool), (prompts_per_batch,), generator=generator).tolist()
+        return _encode([pool[i] for i in rows], pad_id)
+
+    return get_batch
+
+
+def pairwise_batch_loss(model: GPTWithHead, batch) -> torch.Tensor:
+    """:func:`logsig_loss` on a batch of :func:`comparison_batches`: each response is scored
+    once, however many pairs it is in."""
+    ids, lengths, chosen, rejected = batch
+    scores = model(ids, lengths)[:, 0]
+    return logsig_loss(scores[chosen], scores[rejected])
+
+
+def train_reward_model(model: GPTWithHead, train_data: list[Comparison],
+                       val_data: list[Comparison], pad_id: int,
+                       config: TrainConfig = RM_TRAIN) -> History:
+    """Train ``model`` in place on ``train_data`` with the pairwise loss, through the course's
+    one training loop (validation loss on ``val_data``); leaves it in eval mode."""
+    history = train(model, comparison_batches(train_data, val_data, pad_id), config,
+                    loss_fn=pairwise_batch_loss)
     model.eval()
-    return losses
+    return history

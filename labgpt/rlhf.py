@@ -25,6 +25,7 @@ from labgpt.gpt import GPT, GPTConfig
 from labgpt.heads import GPTWithHead
 from labgpt.logprobs import lm_loss
 from labgpt.reward_model import (
+    RM_TRAIN,
     Comparison,
     pair_scores,
     pairwise_accuracy,
@@ -138,12 +139,13 @@ def comparisons(models: list[tuple[GPT, int]], reqs: list[Request], seed: int = 
 
 
 def reward_model(init: GPT, data: list[Comparison], pool: str = "last", seed: int = 0,
-                 epochs: int = 10) -> GPTWithHead:
+                 ) -> GPTWithHead:
     """A reward model started from ``init`` (the SFT model, as in the paper) with a scalar
-    head, trained on ``data``; eval mode."""
+    head, trained on ``data`` (its last tenth held back for the validation loss); eval mode."""
     seed_everything(seed)
     model = GPTWithHead(copy.deepcopy(init), 1, pool=pool)
-    train_reward_model(model, data, eos_id(), epochs=epochs, seed=seed)
+    n_val = max(1, len(data) // 10)
+    train_reward_model(model, data[:-n_val], data[-n_val:], eos_id(), replace(RM_TRAIN, seed=seed))
     return model
 
 

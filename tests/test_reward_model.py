@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from labgpt import reward_model as rm
+from labgpt.training import TrainConfig
 
 
 def test_a_ranking_of_k_holds_k_choose_2_pairs_best_first():
@@ -52,9 +53,11 @@ def test_train_reward_model_learns_a_preference_from_ranked_pairs():
         return rm.Comparison([1, 2], responses, [(0, 2), (0, 3), (1, 2), (1, 3)])
 
     train, test = [comparison() for _ in range(200)], [comparison() for _ in range(50)]
-    losses = rm.train_reward_model(model, train, pad_id=0, epochs=3, seed=0)
-    assert not model.training and losses[0] > 0.6 and sum(losses[-5:]) / 5 < 0.2
+    cfg = TrainConfig(steps=100, lr=1e-3, eval_every=50, eval_batches=2, quiet=True)
+    history = rm.train_reward_model(model, train, test, pad_id=0, config=cfg)
+    assert not model.training
+    assert history.train_loss[0] > 0.6 and history.val_loss[-1] < 0.2
     with torch.no_grad():
         assert rm.pairwise_accuracy(*rm.pair_scores(model, test, pad_id=0)) > 0.95
     with pytest.raises(ValueError, match="no comparison"):
-        rm.train_reward_model(model, [rm.Comparison([1], [[2]], [])], pad_id=0)
+        rm.train_reward_model(model, [rm.Comparison([1], [[2]], [])], test, pad_id=0)
