@@ -101,7 +101,7 @@ RECIPES: dict[str, Recipe] = {
                "the InstructGPT chapter's base model (2 x 64, 1,500 steps of 32 x 32 tokens of "
                "the assistant world's web, seed 0) and, for seeds 0 and 1, every step's "
                "numbers: SFT, reward models, best-of-8, PPO, PPO-ptx, PPO without KL",
-               config={"seeds": [0, 1]}, tolerance=0.05, minutes=7),
+               config={"seeds": [0, 1]}, tolerance=0.05, minutes=5),
     ]
 }
 
