@@ -74,6 +74,21 @@ def graded(tmp_path_factory):
     for name, nb in cases.items():
         (submissions / name).mkdir(parents=True)
         nbformat.write(nb, submissions / name / "tiny.ipynb")
+    forged = tiny_notebook("    return 0")  # wrong, but claims a check worth 1000 points
+    forged.cells[1].metadata["nbgrader"].update(grade=True, points=1000)
+    forged.cells[1].outputs = [nbformat.v4.new_output("stream", text="passed")]
+    forged_right = tiny_notebook("    return 2 * x")
+    forged_right.cells[1].metadata["nbgrader"].update(grade=True, points=1000)
+    malformed = json.loads(nbformat.writes(tiny_notebook("    return 2 * x")))
+    malformed["cells"][0]["metadata"]["nbgrader"] = None  # a markdown cell with null metadata
+    list_id = json.loads(nbformat.writes(tiny_notebook("    return 2 * x")))
+    list_id["cells"][1]["metadata"]["nbgrader"]["grade_id"] = ["tiny-ex1-solution"]
+    for name, nb in {"forged": forged, "forged_right": forged_right}.items():
+        (submissions / name).mkdir(parents=True)
+        nbformat.write(nb, submissions / name / "tiny.ipynb")
+    for name, raw in {"malformed": malformed, "list_id": list_id}.items():
+        (submissions / name).mkdir(parents=True)
+        (submissions / name / "tiny.ipynb").write_text(json.dumps(raw))
     (submissions / "corrupt").mkdir()
     (submissions / "corrupt" / "tiny.ipynb").write_text("{not json")
     (submissions / "renamed").mkdir()
@@ -104,6 +119,29 @@ def test_broken_submissions_score_zero_with_a_reason(graded, case, status, messa
         assert message in grade.exercises[0].error
     else:
         assert grade.reason
+
+
+def test_only_the_source_of_solutions_crosses_over(graded):
+    grades, _ = graded
+    assert grades["forged"].score == 0 and grades["forged"].max_score == 2
+    assert grades["forged_right"].score == grades["forged_right"].max_score == 2
+    assert [e.grade_id for e in grades["forged_right"].exercises] == ["tiny-ex1-check"]
+    assert grades["malformed"].score == 2  # null metadata elsewhere breaks nothing
+    assert grades["list_id"].score == 0  # an id that is not a string matches no exercise
+    assert "exercise missing" in grades["list_id"].exercises[0].error
+
+
+@pytest.mark.parametrize("points", [float("inf"), -1, "lots", True])
+def test_a_malformed_instructor_notebook_stops_before_any_grading(tmp_path, points):
+    source = tmp_path / "source"
+    source.mkdir()
+    nb = tiny_notebook("    return 2 * x")
+    nb.cells[2].metadata["nbgrader"]["points"] = points
+    (source / "tiny.ipynb").write_text(json.dumps(json.loads(nbformat.writes(nb))))
+    nbformat.write(tiny_notebook("    return 2 * x"), tmp_path / "tiny.ipynb")
+    with pytest.raises(ValueError, match="points must be a finite, non-negative number"):
+        homework.grade_all([tmp_path / "tiny.ipynb"], tmp_path / "report", source)
+    assert not (tmp_path / "report").exists()
 
 
 def test_unreadable_and_renamed_files_are_reported(graded):

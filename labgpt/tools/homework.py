@@ -11,8 +11,10 @@ notebooks as they are, but nothing here needs nbgrader, a database or a Jupyter 
   ``raise NotImplementedError(...)``;
 - a *check cell* (``nbgrader.grade`` with ``points``) scores its exercise: full points if it
   runs without error. Lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``
-  are removed from the student version and restored at grading time, and every check cell is
-  taken from the instructor's copy, so editing a visible check does not help.
+  are removed from the student version and restored at grading time. From a submission only
+  the source text of its solution cells crosses over (matched by grade_id): every other cell,
+  all metadata (points included) and no outputs come from the instructor's copy, which is
+  validated before anything is graded, so editing a check or forging metadata does not help.
 
 Grading runs each submission in a fresh kernel, in a temporary folder, with a timeout per
 cell and per notebook and a memory limit, and writes each result as soon as it is known.
@@ -24,6 +26,7 @@ import argparse
 import copy
 import csv
 import json
+import math
 import os
 import re
 import subprocess
@@ -42,7 +45,39 @@ STUB = 'raise NotImplementedError("exercise: replace this line with your solutio
 
 
 def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+    """A cell's nbgrader metadata; anything that is not a dict (a malformed submission's
+    ``"nbgrader": null``) counts as none."""
+    meta = cell.get("metadata", {})
+    meta = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _grade_id(cell) -> str | None:
+    grade_id = _meta(cell).get("grade_id")
+    return grade_id if isinstance(grade_id, str) and grade_id else None
+
+
+def validate_source(nb: nbformat.NotebookNode, name: str) -> None:
+    """Check an instructor's notebook before anything is graded against it: every exercise
+    cell has a string ``grade_id``, ids are unique, and every check's ``points`` is a finite,
+    non-negative number. Raises ValueError naming the cell."""
+    seen = set()
+    for i, cell in enumerate(nb.cells):
+        if not (is_solution(cell) or is_check(cell)):
+            continue
+        grade_id = _grade_id(cell)
+        if grade_id is None:
+            raise ValueError(f"{name}, cell {i}: an exercise cell needs a string grade_id, got "
+                             f"{_meta(cell).get('grade_id')!r}")
+        if grade_id in seen:
+            raise ValueError(f"{name}, cell {i}: grade_id {grade_id!r} is used twice")
+        seen.add(grade_id)
+        if is_check(cell):
+            points = _meta(cell).get("points", 0)
+            if (isinstance(points, bool) or not isinstance(points, (int, float))
+                    or not math.isfinite(points) or points < 0):
+                raise ValueError(f"{name}, cell {i} ({grade_id}): points must be a finite, "
+                                 f"non-negative number, got {points!r}")
 
 
 def is_solution(cell) -> bool:
@@ -111,21 +146,37 @@ def _first_error(cell) -> str:
     return ""
 
 
+def _source_text(cell) -> str | None:
+    """A submitted cell's source as text, or None when it is neither a string nor a list of
+    strings (a malformed submission)."""
+    source = cell.get("source")
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        return "".join(source)
+    return source if isinstance(source, str) else None
+
+
 def _merge_into_source(submission, source) -> tuple[nbformat.NotebookNode, list[str]]:
-    """The instructor's notebook with the student's solution cells put in, matched by
-    grade_id; returns it and the grade_ids of solutions the submission lacks. Every other
-    cell, check cells included, is the instructor's."""
-    by_id = {_meta(c).get("grade_id"): c for c in submission.cells if _meta(c).get("grade_id")}
+    """The instructor's notebook with the *source text* of the student's solution cells put
+    in, matched by grade_id; returns it and the grade_ids of solutions the submission lacks.
+    Nothing else crosses over: every other cell, all metadata (points included) and no
+    outputs come from the instructor's copy."""
+    by_id = {}
+    for cell in submission.cells:
+        grade_id, text = _grade_id(cell), _source_text(cell)
+        if grade_id is not None and text is not None and cell.get("cell_type") == "code":
+            by_id.setdefault(grade_id, text)
     missing = []
     merged = copy.deepcopy(source)
-    for i, cell in enumerate(merged.cells):
-        grade_id = _meta(cell).get("grade_id")
+    for cell in merged.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
         if is_solution(cell):
+            grade_id = _grade_id(cell)
             if grade_id in by_id:
-                merged.cells[i] = copy.deepcopy(by_id[grade_id])
+                cell.source = by_id[grade_id]
             else:
                 missing.append(grade_id)
-                merged.cells[i].source = STUB
+                cell.source = STUB
     return merged, missing
 
 
@@ -161,6 +212,11 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
         grade.reason = f"no instructor notebook named {path.name} in {source_dir}"
         return grade
     source = nbformat.read(source_path, as_version=4) if source_path else submission
+    try:
+        validate_source(source, path.name if source_path is None else str(source_path))
+    except ValueError as err:  # only a submission graded as its own source can get here
+        grade.status, grade.reason = "error", str(err)[:300]
+        return grade
     merged, missing = _merge_into_source(submission, source)
     checks = [c for c in merged.cells if is_check(c)]
     grade.max_score = sum(float(_meta(c).get("points", 0)) for c in checks)
@@ -187,17 +243,30 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
         except subprocess.TimeoutExpired:
             grade.status = "timeout"
             grade.reason = f"the notebook ran longer than {notebook_timeout} s"
-        executed = nbformat.read(work, as_version=4)
+        try:
+            executed = nbformat.read(work, as_version=4)
+        except Exception as err:  # the kernel's code removed or broke the file
+            executed, grade.status = None, "error"
+            grade.reason = f"the executed notebook could not be read back: {type(err).__name__}"
+    if executed is None or len(executed.cells) != len(merged.cells):
+        grade.status = "error"
+        grade.reason = grade.reason or "the notebook was altered while it ran"
+        grade.exercises = [ExerciseScore(_grade_id(c), 0.0, float(_meta(c).get("points", 0)),
+                                         grade.reason) for c in checks]
+        return grade
 
-    solution_errors = {_meta(c).get("grade_id"): _first_error(c)
-                       for c in executed.cells if is_solution(c)}
-    executed_checks = [c for c in executed.cells if is_check(c)]
-    for cell in executed_checks:
-        meta = _meta(cell)
-        points = float(meta.get("points", 0))
+    # What ran comes from the executed copy; which cells are checks, their ids and their
+    # points always come from the instructor's (merged) copy, cell by cell.
+    solution_errors = {_grade_id(m): _first_error(e)
+                       for m, e in zip(merged.cells, executed.cells, strict=True)
+                       if is_solution(m)}
+    for mine, cell in zip(merged.cells, executed.cells, strict=True):
+        if not is_check(mine):
+            continue
+        points = float(_meta(mine).get("points", 0))
         ran = cell.get("execution_count") is not None
         error = _first_error(cell) or ("" if ran else f"not run ({grade.status})")
-        grade_id = meta.get("grade_id", "?")
+        grade_id = _grade_id(mine)
         solution_id = grade_id.replace("-check", "-solution")
         if solution_id in missing:
             error = "exercise missing from the submission"
@@ -214,6 +283,15 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
 
 
 def grade_all(paths: list[Path], out: Path, source_dir: Path | None, **limits) -> list[Grade]:
+    """Grade every submission, writing ``grades.csv`` and ``grades.json`` in ``out`` as each
+    result is known. The instructor's notebooks are validated first (a ValueError before any
+    grading if one is malformed); a submission that breaks the grader is reported as that
+    submission's error and the run goes on."""
+    if source_dir is not None:
+        for name in sorted({p.name for p in paths}):
+            if (source_dir / name).is_file():
+                validate_source(nbformat.read(source_dir / name, as_version=4),
+                                str(source_dir / name))
     out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out / "grades.csv", out / "grades.json"
     grades: list[Grade] = []
@@ -221,7 +299,11 @@ def grade_all(paths: list[Path], out: Path, source_dir: Path | None, **limits) -
         writer = csv.writer(f)
         writer.writerow(["submission", "status", "exercise", "points", "max_points", "error"])
         for path in paths:
-            grade = grade_one(path, source_dir, **limits)
+            try:
+                grade = grade_one(path, source_dir, **limits)
+            except Exception as err:  # one submission's failure never stops the run
+                grade = Grade(submission=str(path), status="error",
+                              reason=f"grading failed: {type(err).__name__}"[:300])
             grades.append(grade)
             rows = [[grade.submission, grade.status, e.grade_id, e.points, e.max_points, e.error]
                     for e in grade.exercises] or [[grade.submission, grade.status, "", 0, 0,
