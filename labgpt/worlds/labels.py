@@ -77,8 +77,9 @@ def documents(n: int, seed: int = 0,
 
 @lru_cache(maxsize=1)
 def tokenizer() -> WordTokenizer:
-    """Every word of the world, the instruction words included (a model pre-trained on the
-    lists never sees those, but an instruction-tuned one does)."""
+    """Every word of the world, and the instruction words, which no list contains: they are
+    in the vocabulary the ``label_family`` record was made with (instruction tuning uses the
+    larger world of :mod:`labgpt.worlds.kinds`)."""
     words = [w for things in CATEGORIES.values() for w in things]
     words += list(CATEGORIES) + list(ARBITRARY) + [":", "."] + list(INSTRUCTION_WORDS)
     return WordTokenizer(words, unk=False, specials=[END])
