@@ -10,8 +10,9 @@ No value model is trained: the group is the baseline. The policy is updated with
 surrogate (:func:`labgpt.ppo.clipped_policy_loss`, the same code), and the KL to the reference
 model is a loss term rather than a reward penalty, estimated per token with the unbiased,
 always non-negative estimator k3 = pi_ref/pi - log(pi_ref/pi) - 1 (Schulman, 2020).
-Sampling and log-probs are PPO's (:func:`labgpt.ppo.rollout`,
-:func:`labgpt.ppo.response_logprobs`).
+Sampling, log-probs, minibatches and the optimiser step are PPO's (:func:`labgpt.ppo.rollout`,
+:func:`labgpt.ppo.response_logprobs`, :func:`labgpt.ppo.minibatches`,
+:func:`labgpt.ppo.optimizer_step`).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def train_grpo(policy: GPT, reference: GPT, prompts: Callable[[int], Sequence[Se
     order, a group after another) as a tensor (n_prompts * group_size,). Returns one record
     per iteration (mean reward, share of groups with any signal, KL estimate, and every
     ``eval_every`` iterations ``measure(policy)``); leaves the policy in eval mode."""
-    opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=0.0)
+    params = list(policy.parameters())
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(config.seed)
     reference.eval()
     history = []
@@ -98,9 +100,7 @@ def train_grpo(policy: GPT, reference: GPT, prompts: Callable[[int], Sequence[Se
         policy.train()
         kl = torch.zeros(())
         for _ in range(config.epochs):
-            order = torch.randperm(len(batch), generator=gen)
-            for mb in order.split(config.minibatch_size):
-                part = ppo.Rollout(r.ids[mb], r.mask[mb], r.lengths[mb], [])
+            for mb, part in ppo.minibatches(r, config.minibatch_size, gen):
                 logp = ppo.response_logprobs(policy, part)
                 token_adv = adv[mb][:, None] * part.mask  # every token carries its response's
                 loss = ppo.clipped_policy_loss(logp, logp_old[mb], token_adv, part.mask,
@@ -108,18 +108,11 @@ def train_grpo(policy: GPT, reference: GPT, prompts: Callable[[int], Sequence[Se
                 kl = k3_kl(logp, logp_ref[mb], part.mask)
                 if config.beta:
                     loss = loss + config.beta * kl
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
-                opt.step()
+                ppo.optimizer_step(opt, loss, params, config.grad_clip)
         spread = (rewards.view(-1, g).std(1) > 0).float().mean().item()
         record = {"iteration": it + 1, "reward": rewards.mean().item(),
                   "groups_with_signal": spread, "kl": kl.item()}
-        if measure is not None and ((it + 1) % config.eval_every == 0
-                                    or it + 1 == config.iterations):
-            policy.eval()
-            with torch.no_grad():
-                record.update(measure(policy))
-        history.append(record)
+        history.append(ppo.measure_at(record, policy, measure, config.eval_every,
+                                      config.iterations))
     policy.eval()
     return history

@@ -23,7 +23,7 @@ chapter uses.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -76,6 +76,36 @@ def token_values(value_model: GPTWithHead, r: Rollout) -> torch.Tensor:
     off the mask: V(s_t), the expected reward-to-go before the token is written."""
     _, hidden = value_model.features(r.ids[:, :-1], (r.lengths - 1).clamp(min=1))
     return value_model.head(hidden)[..., 0] * r.mask  # (b, t - 1)
+
+
+def minibatches(r: Rollout, size: int, generator: torch.Generator,
+                ) -> Iterator[tuple[torch.Tensor, Rollout]]:
+    """One pass over a rollout's rows in random order, ``size`` at a time: each minibatch's
+    row indices and the rows themselves as a :class:`Rollout`."""
+    order = torch.randperm(len(r.responses), generator=generator)
+    for rows in order.split(size):
+        yield rows, Rollout(r.ids[rows], r.mask[rows], r.lengths[rows], [])
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list,
+                   grad_clip: float) -> None:
+    """One update: gradients of ``loss``, clipped to a global norm of ``grad_clip``."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    opt.step()
+
+
+def measure_at(record: dict, policy: GPT, measure: Callable[[GPT], dict] | None,
+               every: int, iterations: int) -> dict:
+    """``record`` with ``measure(policy)`` added (eval mode, no gradients) at every ``every``-th
+    iteration and the last; the policy is left in eval mode when measured."""
+    done = record["iteration"]
+    if measure is not None and (done % every == 0 or done == iterations):
+        policy.eval()
+        with torch.no_grad():
+            record.update(measure(policy))
+    return record
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -232,9 +262,7 @@ def train_ppo(policy: GPT, value: GPTWithHead, reference: GPT, reward_model: GPT
         policy.train()
         value.train()
         for _ in range(config.epochs):
-            order = torch.randperm(len(r.responses), generator=gen)
-            for mb in order.split(config.minibatch_size):
-                part = Rollout(r.ids[mb], r.mask[mb], r.lengths[mb], [])
+            for mb, part in minibatches(r, config.minibatch_size, gen):
                 loss = clipped_policy_loss(response_logprobs(policy, part), logp_old[mb],
                                            advantages[mb], part.mask, config.clip)
                 loss = loss + config.value_coef * clipped_value_loss(
@@ -242,19 +270,12 @@ def train_ppo(policy: GPT, value: GPTWithHead, reference: GPT, reward_model: GPT
                 if config.ptx:
                     x, y = pretraining("train", gen)
                     loss = loss + config.ptx * policy(x, y)[1]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-                opt.step()
+                optimizer_step(opt, loss, params, config.grad_clip)
         record = {"iteration": it + 1, "score": scores.mean().item(),
                   "kl": ((logp_old - logp_ref) * r.mask).sum(1).mean().item(),
                   "entropy": -(logp_old.sum() / r.mask.sum()).item()}
-        if measure is not None and ((it + 1) % config.eval_every == 0
-                                    or it + 1 == config.iterations):
-            policy.eval()
-            with torch.no_grad():
-                record.update(measure(policy))
-        history.append(record)
+        history.append(measure_at(record, policy, measure, config.eval_every,
+                                  config.iterations))
     policy.eval()
     value.eval()
     return history

@@ -83,12 +83,16 @@ def _encode(batch: list[Comparison], pad_id: int):
                                                                               dtype=torch.long)
 
 
+def _scores_of_pairs(model: GPTWithHead, encoded) -> tuple[torch.Tensor, torch.Tensor]:
+    ids, lengths, chosen, rejected = encoded
+    scores = model(ids, lengths)[:, 0]  # each response scored once, however many pairs
+    return scores[chosen], scores[rejected]
+
+
 def pair_scores(model: GPTWithHead, batch: list[Comparison], pad_id: int,
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's scores of the preferred and the rejected response of every pair."""
-    ids, lengths, chosen, rejected = _encode(batch, pad_id)
-    scores = model(ids, lengths)[:, 0]  # each response scored once, however many pairs
-    return scores[chosen], scores[rejected]
+    return _scores_of_pairs(model, _encode(batch, pad_id))
 
 
 def comparison_batches(train_data: list[Comparison], val_data: list[Comparison], pad_id: int,
@@ -112,9 +116,7 @@ def comparison_batches(train_data: list[Comparison], val_data: list[Comparison],
 def pairwise_batch_loss(model: GPTWithHead, batch) -> torch.Tensor:
     """:func:`logsig_loss` on a batch of :func:`comparison_batches`: each response is scored
     once, however many pairs it is in."""
-    ids, lengths, chosen, rejected = batch
-    scores = model(ids, lengths)[:, 0]
-    return logsig_loss(scores[chosen], scores[rejected])
+    return logsig_loss(*_scores_of_pairs(model, batch))
 
 
 def train_reward_model(model: GPTWithHead, train_data: list[Comparison],

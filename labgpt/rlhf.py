@@ -157,17 +157,9 @@ def best_of_n(model: GPT, rm: GPTWithHead, reqs: list[Request], n: int = 8,
     best = []
     for req, pool in zip(reqs, respond(model, reqs, torch.Generator().manual_seed(seed), n),
                          strict=True):
-        data = Comparison(tok.encode(req.prompt), [tok.encode(s) for s in pool], [])
-        scores = score_responses(rm, data)
-        best.append(pool[int(scores.argmax())])
+        ids, lengths = pad_sequences([tok.encode(req.prompt + s) for s in pool], eos_id())
+        best.append(pool[int(rm(ids, lengths)[:, 0].argmax())])
     return best
-
-
-@torch.no_grad()
-def score_responses(rm: GPTWithHead, c: Comparison) -> torch.Tensor:
-    """The reward model's score of each of ``c``'s responses after its prompt, (n,)."""
-    ids, lengths = pad_sequences([c.prompt + r for r in c.responses], eos_id())
-    return rm(ids, lengths)[:, 0]
 
 
 def rlhf(sft_model: GPT, rm: GPTWithHead, config: ppo.PPOConfig = PPO,
