@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from labgpt.batching import BatchFn, prompt_response_batch
 from labgpt.logprobs import IGNORE_INDEX, sequence_logprob
 from labgpt.reward_model import Comparison
-from labgpt.training import LossFn
+from labgpt.training import History, LossFn, TrainConfig, train
 
 
 def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor,
@@ -81,3 +81,29 @@ def dpo_batch_loss(reference: torch.nn.Module, beta: float) -> LossFn:
         return loss
 
     return loss_fn
+
+
+def train_dpo(policy: torch.nn.Module, reference: torch.nn.Module, data: list[Comparison],
+              pad_id: int, beta: float, config: TrainConfig, pairs_per_batch: int = 32,
+              ) -> History:
+    """Fine-tune ``policy`` in place by DPO on every pair of ``data`` (its last tenth held back
+    for the validation loss), through :func:`labgpt.train`; leaves it in eval mode."""
+    n_val = max(1, len(data) // 10)
+    batches = preference_batches(data[:-n_val], data[-n_val:], pad_id, pairs_per_batch)
+    history = train(policy.train(), batches, config, loss_fn=dpo_batch_loss(reference, beta))
+    policy.eval()
+    return history
+
+
+@torch.no_grad()
+def log_ratios(policy: torch.nn.Module, reference: torch.nn.Module, data: list[Comparison],
+               pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """log pi(y) - log pi_ref(y) of the preferred and of the rejected response of every pair in
+    ``data``, two tensors (n_pairs,): DPO's implicit rewards divided by beta. Their difference
+    is what DPO's loss raises; each alone says where the probability went."""
+    rows = [(c.prompt, c.responses[w], c.responses[lo]) for c in data for w, lo in c.pairs]
+    out = []
+    for side in (1, 2):
+        x, y = prompt_response_batch([(r[0], r[side]) for r in rows], pad_id)
+        out.append(response_logprob(policy, x, y) - response_logprob(reference, x, y))
+    return out[0], out[1]

@@ -74,11 +74,11 @@ class GRPOConfig:
 
 
 def train_grpo(policy: GPT, reference: GPT, prompts: Callable[[int], Sequence[Sequence[int]]],
-               reward: Callable[[int, list[list[int]]], torch.Tensor], eos_id: int,
+               reward: ppo.Reward, eos_id: int,
                config: GRPOConfig, measure: Callable[[GPT], dict] | None = None) -> list[dict]:
     """Fine-tune ``policy`` in place by GRPO. ``prompts(i)`` gives iteration i's prompts;
-    ``reward(i, responses)`` scores the ``group_size`` responses to each of them (in prompt
-    order, a group after another) as a tensor (n_prompts * group_size,). Returns one record
+    ``reward(rollout)`` scores the ``group_size`` responses sampled for each of them (rows in
+    prompt order, a group after another), one score per row. Returns one record
     per iteration (mean reward, share of groups with any signal, KL estimate, and every
     ``eval_every`` iterations ``measure(policy)``); leaves the policy in eval mode."""
     params = list(policy.parameters())
@@ -93,7 +93,7 @@ def train_grpo(policy: GPT, reference: GPT, prompts: Callable[[int], Sequence[Se
         policy.eval()
         with torch.no_grad():
             r = ppo.rollout(policy, batch, config.max_new_tokens, eos_id, gen)
-            rewards = reward(it, r.responses).float()
+            rewards = reward(r).float()
             adv = group_advantages(rewards.view(-1, g)).view(-1)
             logp_old = ppo.response_logprobs(policy, r)
             logp_ref = ppo.response_logprobs(reference, r)

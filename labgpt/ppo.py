@@ -47,6 +47,19 @@ class Rollout:
     lengths: torch.Tensor
     responses: list[list[int]]
 
+    def prompt(self, row: int) -> list[int]:
+        """The prompt ids of one row (everything before its response)."""
+        return self.ids[row, :int(self.lengths[row]) - len(self.responses[row])].tolist()
+
+
+Reward = Callable[[Rollout], torch.Tensor]  # a rollout -> one score per row, (b,)
+
+
+def model_reward(reward_model: GPTWithHead) -> Reward:
+    """A reward model as a :data:`Reward`: its scalar score of each sampled sequence."""
+    reward_model.eval()
+    return lambda r: reward_model(r.ids, r.lengths)[:, 0]
+
 
 @torch.no_grad()
 def rollout(policy: GPT, prompts: Sequence[Sequence[int]], max_new_tokens: int, eos_id: int,
@@ -227,15 +240,16 @@ class PPOConfig:
             raise ValueError("beta and ptx must be non-negative and lr positive")
 
 
-def train_ppo(policy: GPT, value: GPTWithHead, reference: GPT, reward_model: GPTWithHead,
+def train_ppo(policy: GPT, value: GPTWithHead, reference: GPT, reward: Reward,
               prompts: Callable[[int], Sequence[Sequence[int]]], eos_id: int,
               config: PPOConfig, pretraining: BatchFn | None = None,
               measure: Callable[[GPT], dict] | None = None) -> list[dict]:
-    """Fine-tune ``policy`` (and ``value``) in place by PPO against ``reward_model``, kept near
+    """Fine-tune ``policy`` (and ``value``) in place by PPO against ``reward`` (a reward model
+    through :func:`model_reward`, or a program that checks the responses), kept near
     ``reference`` by the KL penalty and, if ``config.ptx`` > 0, near the pre-training text by
     ``pretraining``'s batches. ``prompts(i)`` gives iteration i's prompts (token ids).
 
-    Returns one record per iteration: the reward model's mean score of the samples, the mean
+    Returns one record per iteration: the mean reward of the samples, the mean
     summed KL(policy || reference) estimate per response, the mean per-token entropy estimate
     (-log p of the sampled tokens), and at every ``eval_every`` iterations ``measure(policy)``.
     The policy is left in eval mode."""
@@ -245,7 +259,6 @@ def train_ppo(policy: GPT, value: GPTWithHead, reference: GPT, reward_model: GPT
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(config.seed)
     reference.eval()
-    reward_model.eval()
     history = []
     show_bar = os.environ.get("LABGPT_PROGRESS", "1") != "0"
     for it in tqdm(range(config.iterations), disable=not show_bar, desc="ppo"):
@@ -255,7 +268,7 @@ def train_ppo(policy: GPT, value: GPTWithHead, reference: GPT, reward_model: GPT
             r = rollout(policy, prompts(it), config.max_new_tokens, eos_id, gen)
             logp_old, logp_ref = response_logprobs(policy, r), response_logprobs(reference, r)
             values_old = token_values(value, r)
-            scores = reward_model(r.ids, r.lengths)[:, 0]
+            scores = reward(r).float()
             rewards = kl_penalised_rewards(scores, logp_old, logp_ref, r.mask, config.beta)
             advantages, returns = gae(rewards, values_old, r.mask, config.gamma, config.lam)
             advantages = whiten(advantages, r.mask)

@@ -102,6 +102,12 @@ RECIPES: dict[str, Recipe] = {
                "the assistant world's web, seed 0) and, for seeds 0 and 1, every step's "
                "numbers: SFT, reward models, best-of-8, PPO, PPO-ptx, PPO without KL",
                config={"seeds": [0, 1]}, tolerance=0.05, minutes=5),
+        Recipe("aligned_models", "weights", "labgpt.aligned:make",
+               "Part III's models of the assistant world (base, SFT, PPO, DPO, GRPO; seed 0) "
+               "and, for seeds 0 and 1, the last chapter's numbers: DPO at three betas and "
+               "with a larger step, GRPO with three weights of its KL term, PPO against the "
+               "verifier, each measured like PPO (labeler, win-rate, KL, sums)",
+               config={"seeds": [0, 1]}, tolerance=0.05, minutes=10),
     ]
 }
 

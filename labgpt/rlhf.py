@@ -138,6 +138,16 @@ def comparisons(models: list[tuple[GPT, int]], reqs: list[Request], seed: int = 
     return out
 
 
+def comparison_data(sft_model: GPT, base: GPT, seed: int = 0,
+                    ) -> tuple[list[Comparison], list[Comparison]]:
+    """The labeler's rankings for training (1,000 requests) and testing (300): K responses to
+    each, half sampled from the SFT model and half from the base model."""
+    sources = [(sft_model, K // 2), (base, K - K // 2)]
+    train_c = comparisons(sources, assistant.requests(COMPARISON_PROMPTS, seed=2000 + seed), seed)
+    test_c = comparisons(sources, assistant.requests(300, seed=3000 + seed), seed + 100)
+    return train_c, test_c
+
+
 def reward_model(init: GPT, data: list[Comparison], pool: str = "last", seed: int = 0,
                  ) -> GPTWithHead:
     """A reward model started from ``init`` (the SFT model, as in the paper) with a scalar
@@ -174,8 +184,8 @@ def rlhf(sft_model: GPT, rm: GPTWithHead, config: ppo.PPOConfig = PPO,
         reqs = assistant.requests(config.batch_size, seed=10_000 * (config.seed + 1) + it)
         return [tok.encode(r.prompt) for r in reqs]
 
-    history = ppo.train_ppo(policy, value, sft_model, rm, prompts, eos_id(), config,
-                            pretraining=pretraining_batches() if config.ptx else None,
+    history = ppo.train_ppo(policy, value, sft_model, ppo.model_reward(rm), prompts, eos_id(),
+                            config, pretraining=pretraining_batches() if config.ptx else None,
                             measure=measure)
     return policy, history
 
@@ -187,6 +197,17 @@ def prose_nll(model: GPT, windows: int = 60) -> float:
     x = ids[:windows * BLOCK_SIZE].view(windows, BLOCK_SIZE)
     y = ids[1:windows * BLOCK_SIZE + 1].view(windows, BLOCK_SIZE)
     return lm_loss(model(x)[0], y).item()
+
+
+@torch.no_grad()
+def kl_from(model: GPT, reference: GPT, reqs: list[Request], seed: int = 3) -> float:
+    """KL(model || reference) per response, estimated on one sample from ``model`` for each
+    request: the mean over responses of the summed log(model / reference) of their tokens."""
+    tok = assistant.tokenizer()
+    r = ppo.rollout(model, [tok.encode(q.prompt) for q in reqs], assistant.MAX_RESPONSE,
+                    eos_id(), torch.Generator().manual_seed(seed))
+    gap = ppo.response_logprobs(model, r) - ppo.response_logprobs(reference, r)
+    return (gap * r.mask).sum(1).mean().item()
 
 
 EVAL_REQUESTS = 1000
@@ -217,9 +238,7 @@ def pipeline(base: GPT, seed: int = 0) -> dict:
     out = {"base": summary(base, reqs)}
     out["sft"] = summary(tuned, reqs, out["base"]["scores"])
     sft_scores = out["sft"]["scores"]
-    sources = [(tuned, K // 2), (base, K - K // 2)]
-    train_c = comparisons(sources, assistant.requests(COMPARISON_PROMPTS, seed=2000 + seed), seed)
-    test_c = comparisons(sources, assistant.requests(300, seed=3000 + seed), seed + 100)
+    train_c, test_c = comparison_data(tuned, base, seed)
     rms = {pool: reward_model(tuned, train_c, pool, seed) for pool in ("last", "mean")}
     with torch.no_grad():
         out["rm_accuracy"] = {pool: pairwise_accuracy(*pair_scores(m, test_c, eos_id()))

@@ -75,3 +75,24 @@ def test_the_web_answers_unevenly_and_encodes():
     ids = a.encode(docs[:5])
     assert a.tokenizer().decode(ids.tolist()) == [w for d in docs[:5] for w in d]
     assert all(a.ARROW not in d for d in a.prose(50))
+
+
+def test_parse_inverts_the_prompt_and_the_verifiers_check_exactly():
+    for req in a.requests(50, seed=4):
+        assert a.parse(req.prompt) == req
+    for bad in (["add", "3", "4"], ["=>"], ["the", "cat", "=>"]):
+        with pytest.raises(ValueError, match="not a request"):
+            a.parse(bad)
+    add = Request("add", ("add", "3", "4"))
+    assert a.verify_sum(add, ["7", "<eot>"])
+    for wrong in (["8", "<eot>"], ["7"], ["7", "7", "<eot>"], ["<eot>"], ["7"] * 5 + ["<eot>"]):
+        assert not a.verify_sum(add, wrong)
+    hi = Request("hi", ("hi", "kim"))
+    assert a.verify_greeting(hi, ["hello", "kim", "<eot>"])
+    for wrong in (["hello", "<eot>"], ["hello", "ann", "<eot>"], ["hello", "kim"]):
+        assert not a.verify_greeting(hi, wrong)
+    assert set(a.VERIFIERS) == {"add", "hi"}
+    # a verified answer is always one the labeler scores highest
+    for req in a.requests(100, seed=5):
+        if req.family in a.VERIFIERS:
+            assert a.VERIFIERS[req.family](req, a.demonstration(req))

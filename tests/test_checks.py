@@ -518,6 +518,42 @@ def _forward_gae(rewards, values, gamma, lam):
     return out
 
 
+def dpo_loss(pc, pr, rc, rr, beta):
+    return -torch.nn.functional.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+
+
+def group_advantages(rewards):
+    return (rewards - rewards.mean(1, keepdim=True)) / (rewards.std(1, keepdim=True) + 1e-6)
+
+
+def greeting(req, response):
+    return response[:3] == ["hello", req.words[1], "<eot>"]
+
+
+CASES += [
+    (checks.check_dpo_loss, dpo_loss, [
+        (lambda pc, pr, rc, rr, b: dpo_loss(pr, pc, rr, rc, b), "preferred"),
+        (lambda pc, pr, rc, rr, b: dpo_loss(pc, pr, 0 * rc, 0 * rr, b), "reference"),
+        (lambda pc, pr, rc, rr, b: dpo_loss(pc, pr, rc, rr, 1.0), "beta"),
+        (lambda pc, pr, rc, rr, b: dpo_loss(pc, pr, rc, rr, b).sum() * 0 + 1.0, "ln 2"),
+        (lambda pc, pr, rc, rr, b: -torch.log(torch.sigmoid(
+            b * ((pc - rc) - (pr - rr)))).mean(), "finite"),
+    ]),
+    (checks.check_group_advantages, group_advantages, [
+        (lambda r: (r - r.mean()) / (r.std() + 1e-6), "each group"),
+        (lambda r: r - r.mean(1, keepdim=True), "standard deviation"),
+        (lambda r: (r - r.mean(1, keepdim=True)) / r.std(1, keepdim=True), "eps"),
+    ]),
+    (checks.check_greeting_verifier, greeting, [
+        (lambda q, r: r[:2] == ["hello", q.words[1]], "end"),
+        (lambda q, r: r[0] == "hello" and r[-1] == "<eot>", "name is missing"),
+        (lambda q, r: len(r) == 3 and r[0] == "hello" and r[-1] == "<eot>", "dishonest"),
+        (lambda q, r: r[:2] == ["hello", q.words[1]] and r[-1] == "<eot>", "only"),
+        (lambda q, r: q.words[1] in r, "expected"),
+    ]),
+]
+
+
 CORRECT = [pytest.param(check, answer, id=check.__name__) for check, answer, _ in CASES]
 WRONG = [pytest.param(check, wrong, message, id=f"{check.__name__}-{i}")
          for check, _, mistakes in CASES for i, (wrong, message) in enumerate(mistakes)]

@@ -54,3 +54,23 @@ def test_dpo_through_the_training_loop_prefers_the_chosen_responses():
     with torch.no_grad():
         gain = dpo.response_logprob(policy.eval(), x, y) - dpo.response_logprob(reference, x, y)
     assert gain[0] > 0 > gain[1]  # up for the chosen, down for the rejected
+
+
+def test_train_dpo_and_log_ratios_say_where_the_probability_went():
+    from labgpt.reward_model import Comparison
+    from labgpt.training import TrainConfig
+
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    policy, reference = GPT(cfg), GPT(cfg).eval()
+    reference.load_state_dict(policy.state_dict())
+    data = [Comparison([1, 2], [[3, 4], [5, 6], [7]], [(0, 1), (0, 2)]) for _ in range(10)]
+    chosen, rejected = dpo.log_ratios(policy, reference, data, pad_id=0)
+    assert chosen.shape == rejected.shape == (20,)
+    assert chosen.abs().max() < 1e-5 and rejected.abs().max() < 1e-5  # policy = reference
+    history = dpo.train_dpo(policy, reference, data, pad_id=0, beta=0.5,
+                            config=TrainConfig(steps=30, lr=1e-2, eval_every=30, eval_batches=1,
+                                               quiet=True))
+    assert not policy.training and history.val_loss[-1] < 0.3
+    chosen, rejected = dpo.log_ratios(policy, reference, data, pad_id=0)
+    assert (chosen > rejected).all()

@@ -32,8 +32,9 @@ def test_train_grpo_raises_a_checkable_reward():
     policy, reference = GPT(cfg).eval(), GPT(cfg).eval()
     reference.load_state_dict(policy.state_dict())
 
-    def reward(it, responses):  # the verifier: does the response start with token 3?
-        return torch.tensor([float(r[0] == 3) for r in responses])
+    def reward(r):  # the verifier: does the response start with token 3?
+        assert all(r.prompt(i) == [1, 2] for i in range(len(r.responses)))
+        return torch.tensor([float(resp[0] == 3) for resp in r.responses])
 
     config = grpo.GRPOConfig(iterations=30, prompts_per_iteration=4, group_size=8, lr=3e-3,
                              max_new_tokens=3, eval_every=10)

@@ -112,12 +112,16 @@ class FirstTokenReward(torch.nn.Module):
         return (ids[:, 2] == 3).float()[:, None]
 
 
+def first_token_reward():
+    return ppo.model_reward(FirstTokenReward())
+
+
 def test_train_ppo_raises_the_reward_and_reports_kl_and_entropy():
     policy, reference = tiny_gpt(), tiny_gpt()
     value = GPTWithHead(tiny_gpt(1), 1)
     cfg = ppo.PPOConfig(iterations=25, batch_size=32, minibatch_size=16, lr=3e-3, beta=0.05,
                         max_new_tokens=3, eval_every=5)
-    history = ppo.train_ppo(policy, value, reference, FirstTokenReward(),
+    history = ppo.train_ppo(policy, value, reference, first_token_reward(),
                             lambda it: [[1, 2]] * 32, eos_id=0, config=cfg,
                             measure=lambda m: {"measured": 1.0})
     assert len(history) == 25 and not policy.training
@@ -128,7 +132,7 @@ def test_train_ppo_raises_the_reward_and_reports_kl_and_entropy():
     assert all(h["entropy"] >= 0 for h in history)
     assert [h["iteration"] for h in history if "measured" in h] == [5, 10, 15, 20, 25]
     with pytest.raises(ValueError, match="pretraining"):
-        ppo.train_ppo(policy, value, reference, FirstTokenReward(), lambda it: [[1, 2]],
+        ppo.train_ppo(policy, value, reference, first_token_reward(), lambda it: [[1, 2]],
                       eos_id=0, config=ppo.PPOConfig(ptx=1.0))
     with pytest.raises(ValueError, match="minibatch_size"):
         ppo.PPOConfig(batch_size=8, minibatch_size=16)

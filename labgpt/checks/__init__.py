@@ -8,6 +8,11 @@ mistakes, the likely cause, and prints one line on success. Shared helpers live 
 check_merge``.
 """
 
+from labgpt.checks.after_instructgpt import (
+    check_dpo_loss,
+    check_greeting_verifier,
+    check_group_advantages,
+)
 from labgpt.checks.core import CheckFailed, check_close, check_scalar, check_shape
 from labgpt.checks.decoding import check_beam_step, check_repetition_penalty, check_top_p
 from labgpt.checks.embeddings import (
@@ -53,9 +58,12 @@ __all__ = [
     "check_cosine_similarities",
     "check_cross_entropy",
     "check_decode",
+    "check_dpo_loss",
     "check_flipped_prompt",
     "check_gae",
     "check_gpt_params",
+    "check_greeting_verifier",
+    "check_group_advantages",
     "check_gru_cell",
     "check_induction_scores",
     "check_k_shot_prompt",

@@ -117,6 +117,33 @@ def score(req: Request, response: list[str]) -> float:
     return bonus
 
 
+def parse(prompt: list[str]) -> Request:
+    """The request a prompt (its words, ``=>`` last) writes: the inverse of ``Request.prompt``."""
+    if len(prompt) < 2 or prompt[-1] != ARROW or prompt[0] not in FAMILIES:
+        raise ValueError(f"not a request: {' '.join(prompt)!r}")
+    return Request(prompt[0], tuple(prompt[:-1]))
+
+
+# --- Verifiers: where a program can check the answer, no labeler (and no reward model) is needed
+def _answer(response: list[str]) -> list[str] | None:
+    """The words before ``<eot>``, or None if the response did not end in time."""
+    ended = END in response[:MAX_RESPONSE]
+    return response[:response.index(END)] if ended else None
+
+
+def verify_sum(req: Request, response: list[str]) -> bool:
+    """``add a b =>``: right if and only if the response is the sum, then ``<eot>``."""
+    return _answer(response) == [str(int(req.words[1]) + int(req.words[2]))]
+
+
+def verify_greeting(req: Request, response: list[str]) -> bool:
+    """``hi NAME =>``: right if and only if the response is ``hello NAME``, then ``<eot>``."""
+    return _answer(response) == ["hello", req.words[1]]
+
+
+VERIFIERS = {"add": verify_sum, "hi": verify_greeting}  # "say" needs judgement: no verifier
+
+
 def rank(req: Request, responses: list[list[str]], rng: random.Random,
          noise: float = 0.1) -> list[int]:
     """Indices of ``responses`` best first, by :func:`score` plus Gaussian noise of std
