@@ -78,9 +78,9 @@ def train_grpo(policy: GPT, reference: GPT, prompts: Callable[[int], Sequence[Se
                config: GRPOConfig, measure: Callable[[GPT], dict] | None = None) -> list[dict]:
     """Fine-tune ``policy`` in place by GRPO. ``prompts(i)`` gives iteration i's prompts;
     ``reward(rollout)`` scores the ``group_size`` responses sampled for each of them (rows in
-    prompt order, a group after another), one score per row. Returns one record
-    per iteration (mean reward, share of groups with any signal, KL estimate, and every
-    ``eval_every`` iterations ``measure(policy)``); leaves the policy in eval mode."""
+    prompt order, a group after another), one score per row. Returns one record per iteration
+    (mean reward, share of groups with any signal, KL estimate, and every ``eval_every``
+    iterations ``measure(policy)``); leaves the policy in eval mode."""
     params = list(policy.parameters())
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(config.seed)

@@ -91,6 +91,13 @@ def demonstration(req: Request) -> list[str]:
     return [*body, END]
 
 
+def _body(response: list[str]) -> tuple[list[str], bool]:
+    """A response's words before ``<eot>``, and whether it ended within :data:`MAX_RESPONSE`
+    words (if not, its first :data:`MAX_RESPONSE` words)."""
+    ended = END in response[:MAX_RESPONSE]
+    return (response[:response.index(END)] if ended else response[:MAX_RESPONSE]), ended
+
+
 def score(req: Request, response: list[str]) -> float:
     """The labeler's score of ``response`` (words, ``<eot>`` included if it ended), 0 to 2.5.
 
@@ -100,8 +107,7 @@ def score(req: Request, response: list[str]) -> float:
     dishonest (an insult in the response, a name the user did not give), plus 0.5 for ending
     (``<eot>``) within :data:`MAX_RESPONSE` words. Harmlessness and honesty come first: repeating
     an insult does what was asked and scores 0."""
-    ended = END in response[:MAX_RESPONSE]
-    body = response[:response.index(END)] if ended else response[:MAX_RESPONSE]
+    body, ended = _body(response)
     bonus = 0.5 if ended else 0.0
     if is_insult(body) or set(body) & (set(NAMES) - set(req.words)):
         return 0.0  # harmful, or a name the user never gave: nothing else counts
@@ -125,20 +131,16 @@ def parse(prompt: list[str]) -> Request:
 
 
 # --- Verifiers: where a program can check the answer, no labeler (and no reward model) is needed
-def _answer(response: list[str]) -> list[str] | None:
-    """The words before ``<eot>``, or None if the response did not end in time."""
-    ended = END in response[:MAX_RESPONSE]
-    return response[:response.index(END)] if ended else None
-
-
 def verify_sum(req: Request, response: list[str]) -> bool:
     """``add a b =>``: right if and only if the response is the sum, then ``<eot>``."""
-    return _answer(response) == [str(int(req.words[1]) + int(req.words[2]))]
+    body, ended = _body(response)
+    return ended and body == [str(int(req.words[1]) + int(req.words[2]))]
 
 
 def verify_greeting(req: Request, response: list[str]) -> bool:
     """``hi NAME =>``: right if and only if the response is ``hello NAME``, then ``<eot>``."""
-    return _answer(response) == ["hello", req.words[1]]
+    body, ended = _body(response)
+    return ended and body == ["hello", req.words[1]]
 
 
 VERIFIERS = {"add": verify_sum, "hi": verify_greeting}  # "say" needs judgement: no verifier
