@@ -4,7 +4,8 @@ Runs on the HTML that `.ci/run` (or the README's build command) left in ``_build
 from a local web server; every request that is not to that server is refused and recorded. For
 every page of the table of contents: no console errors, every formula typeset by MathJax (no
 raw ``\\(`` left), every image loaded, the sidebar listing every chapter. The search page must
-find a word of the last chapter.
+find a word of the last chapter, and every chapter with exercises must link its student
+version (book/_ext/student_versions.py), without solutions.
 
 Marked ``site``: the README's test command deselects it (it needs a built book); `.ci/run`
 runs it after the build with ``LABGPT_REQUIRE_BROWSER=1``, which turns a missing browser or
@@ -16,6 +17,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import posixpath
 import shutil
 import threading
 from pathlib import Path
@@ -148,9 +150,19 @@ def test_pages_with_maths_are_typeset(browser, site):
     assert got["maths"] > 10 and typeset >= got["maths"]
 
 
+def chapters_with_exercises() -> list[str]:
+    import nbformat
+
+    from labgpt.tools.homework import is_solution
+
+    notebooks = [(p, ROOT / p.replace(".html", ".ipynb")) for p in toc_pages()]
+    return [p for p, nb in notebooks
+            if nb.exists() and any(is_solution(c) for c in nbformat.read(nb, 4).cells)]
+
+
 def test_search_finds_a_word_of_the_last_chapter(browser, site):
-    last = toc_pages()[-1]
-    visit = Visit(browser, site, "search.html?q=nbgrader")
+    last = chapters_with_exercises()[-1]
+    visit = Visit(browser, site, "search.html?q=GRPO")
     try:
         visit.page.wait_for_selector("#search-results li", timeout=20_000)
         hits = visit.page.eval_on_selector_all("#search-results li a",
@@ -159,3 +171,25 @@ def test_search_finds_a_word_of_the_last_chapter(browser, site):
         visit.close()
     assert not visit.errors and not visit.refused
     assert any(h.split("?")[0].split("#")[0].endswith(last) for h in hits), (last, hits)
+
+
+def test_every_chapter_with_exercises_links_its_student_version(browser, site):
+    import nbformat
+
+    from labgpt.tools.homework import STUB, is_solution
+
+    with_exercises = chapters_with_exercises()
+    assert len(with_exercises) >= 16
+    for path in with_exercises:
+        visit = Visit(browser, site, path)
+        try:
+            href = visit.page.get_attribute(".student-version a[download]", "href")
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), href))
+            response = visit.page.request.get(f"{site}/{target}")
+            assert response.ok, (path, href, response.status)
+            student = nbformat.reads(response.text(), 4)
+        finally:
+            visit.close()
+        solutions = [c for c in student.cells if is_solution(c)]
+        assert solutions and all(STUB in c.source for c in solutions), path
+        assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
