@@ -16,8 +16,10 @@ notebooks as they are, but nothing here needs nbgrader, a database or a Jupyter 
   all metadata (points included) and no outputs come from the instructor's copy, which is
   validated before anything is graded, so editing a check or forging metadata does not help.
 
-Grading runs each submission in a fresh kernel, in a temporary folder, with a timeout per
-cell and per notebook and a memory limit, and writes each result as soon as it is known.
+Grading runs each submission in a fresh kernel, in its own empty folder, inside the sandbox
+of :mod:`labgpt.tools.sandbox` where the machine has bubblewrap (a weaker fallback otherwise,
+named in the report), with a timeout per cell and per notebook and limits on memory, file size
+and processes, and writes each result as soon as it is known.
 """
 
 from __future__ import annotations
@@ -27,15 +29,15 @@ import copy
 import csv
 import json
 import math
-import os
 import re
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from labgpt.tools import sandbox
 
 SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*$",
                       re.M | re.S)
@@ -136,13 +138,15 @@ class Grade:
     max_score: float = 0.0
     status: str = "graded"  # graded | timeout | kernel died | unreadable | no source
     reason: str = ""
+    sandbox: str = ""  # how it ran: "bubblewrap", or "none" (labgpt.tools.sandbox)
     exercises: list[ExerciseScore] = field(default_factory=list)
 
 
 def _first_error(cell) -> str:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            return f"{output.get('ename')}: {output.get('evalue')}"[:300]
+            text = f"{output.get('ename')}: {output.get('evalue')}"[:300]
+            return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text)  # no control characters
     return ""
 
 
@@ -199,8 +203,14 @@ def _run(path: Path, cell_timeout: int, memory_mb: int) -> None:
 
 
 def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
-              notebook_timeout: int = 600, memory_mb: int = 4096) -> Grade:
+              notebook_timeout: int = 600, memory_mb: int = 4096, isolate: bool = True,
+              ) -> Grade:
+    """Grade one submission in its own folder (in :mod:`labgpt.tools.sandbox`'s sandbox where
+    the machine has one, unless ``isolate`` is False)."""
     grade = Grade(submission=str(path))
+    if path.is_symlink():
+        grade.status, grade.reason = "unreadable", "a symbolic link is not graded"
+        return grade
     try:
         submission = nbformat.read(path, as_version=4)
     except Exception as err:  # corrupt JSON, not a notebook, unreadable file
@@ -222,27 +232,27 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
     grade.max_score = sum(float(_meta(c).get("points", 0)) for c in checks)
 
     with tempfile.TemporaryDirectory(prefix="labgpt-grade-") as tmp:
-        work = Path(tmp) / path.name
+        folder = Path(tmp)  # the submission's own, empty folder: only its notebook is in it
+        work = folder / "submission.ipynb"
         nbformat.write(merged, work)
-        env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", LABGPT_PROGRESS="0",
-                   LABGPT_SKIP_GPU="1")
-        try:
-            result = subprocess.run(
-                [sys.executable, "-m", "labgpt.homework", "_run", str(work),
-                 "--cell-timeout", str(cell_timeout), "--memory-mb", str(memory_mb)],
-                capture_output=True, text=True, timeout=notebook_timeout, env=env)
-            if result.returncode != 0:
-                tail = (result.stderr or "").strip().splitlines()[-1:] or ["(no message)"]
-                if "DeadKernelError" in result.stderr or "Kernel died" in result.stderr:
-                    grade.status = "kernel died"
-                elif "CellTimeoutError" in result.stderr or "TimeoutError" in result.stderr:
-                    grade.status = "timeout"
-                else:
-                    grade.status = "error"
-                grade.reason = tail[0][:300]
-        except subprocess.TimeoutExpired:
+        done = sandbox.run(lambda where: [sys.executable, "-m", "labgpt.homework", "_run",
+                                          f"{where}/{work.name}", "--cell-timeout",
+                                          str(cell_timeout), "--memory-mb", str(memory_mb)],
+                           folder, notebook_timeout, sandbox.Limits(memory_mb=memory_mb),
+                           sandbox=isolate)
+        grade.sandbox = done.sandbox
+        if done.returncode is None:
             grade.status = "timeout"
             grade.reason = f"the notebook ran longer than {notebook_timeout} s"
+        elif done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
+            if "DeadKernelError" in done.stderr or "Kernel died" in done.stderr:
+                grade.status = "kernel died"
+            elif "CellTimeoutError" in done.stderr:
+                grade.status = "timeout"
+            else:
+                grade.status = "error"
+            grade.reason = tail[0][:300]
         try:
             executed = nbformat.read(work, as_version=4)
         except Exception as err:  # the kernel's code removed or broke the file
@@ -339,6 +349,8 @@ def main(argv: list[str] | None = None) -> None:
     grade.add_argument("--cell-timeout", type=int, default=300)
     grade.add_argument("--notebook-timeout", type=int, default=900)
     grade.add_argument("--memory-mb", type=int, default=4096)
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="do not use bubblewrap even where it works (weaker isolation)")
     run = commands.add_parser("_run")  # internal: execute one notebook in this process
     run.add_argument("path", type=Path)
     run.add_argument("--cell-timeout", type=int, default=300)
@@ -347,9 +359,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "student":
         make_student(args.notebooks, args.out)
     elif args.command == "grade":
+        isolate = not args.no_sandbox
+        print("sandbox: " + ("bubblewrap" if isolate and sandbox.bubblewrap_works() else
+                             "none (no bubblewrap here: each submission runs in its own folder "
+                             "and session, but can read what this user can read)"))
         grade_all(_submissions(args.submissions), args.out, args.source,
                   cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                  memory_mb=args.memory_mb)
+                  memory_mb=args.memory_mb, isolate=isolate)
     else:
         _run(args.path, args.cell_timeout, args.memory_mb)
 
