@@ -118,3 +118,23 @@ def test_killing_its_parent_or_deleting_its_folder_only_costs_that_submission(at
         assert grades[name].score == 0 or grades[name].status == "graded"
     assert grades["b_symlink"].status == "unreadable" and "symbolic link" in \
         grades["b_symlink"].reason
+
+
+def test_without_the_sandbox_the_fallback_still_hides_the_environment(tmp_path, monkeypatch):
+    """The weaker fallback (no bubblewrap): own folder, minimal environment, named in the
+    result."""
+    source = tmp_path / "source"
+    source.mkdir()
+    nbformat.write(tiny_notebook("    return 2 * x"), source / "tiny.ipynb")
+    submission = tmp_path / "s" / "tiny.ipynb"
+    submission.parent.mkdir()
+    nbformat.write(attack("import os\nfound = os.environ.get('LABGPT_TEST_SECRET', '-')\n"
+                          "here = sorted(os.listdir('.'))\n"
+                          "def double(x):\n    raise RuntimeError(f'env: {found} {here}')"),
+                   submission)
+    monkeypatch.setenv("LABGPT_TEST_SECRET", SECRET)
+    grade = homework.grade_one(submission, source, cell_timeout=20, notebook_timeout=90,
+                               isolate=False)
+    assert grade.sandbox == "none" and grade.score == 0
+    assert "env: - " in grade.exercises[0].error and SECRET not in grade.exercises[0].error
+    assert "'submission.ipynb'" in grade.exercises[0].error  # its own folder: its notebook

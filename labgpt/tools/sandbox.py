@@ -72,9 +72,11 @@ def _readable() -> list[str]:
     return paths
 
 
-def environment() -> dict[str, str]:
-    """The environment a submission sees: nothing inherited but the locale."""
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp",
+def environment(home: str = "/tmp") -> dict[str, str]:
+    """The environment a submission sees: nothing inherited but the locale. ``home`` is its
+    own (IPython's and matplotlib's settings go there, so no submission leaves a startup
+    script for the next)."""
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": home,
            "OMP_WAIT_POLICY": "PASSIVE", "LABGPT_PROGRESS": "0", "LABGPT_SKIP_GPU": "1",
            "LABGPT_OFFLINE": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
     env["LANG"] = os.environ.get("LANG", "C.UTF-8")
@@ -137,7 +139,8 @@ def run(argv: Callable[[str], list[str]], work: Path, timeout: float,
     use_bwrap = sandbox and bubblewrap_works()
     command = (bubblewrap_command(argv(INSIDE), work) if use_bwrap else argv(str(work)))
     processes = None if os.getuid() == 0 else _user_processes() + limits.processes
-    proc = subprocess.Popen(command, cwd=work, env=environment(), start_new_session=True,
+    home = "/tmp" if use_bwrap else str(work)  # the sandbox's /tmp is its own; else its folder
+    proc = subprocess.Popen(command, cwd=work, env=environment(home), start_new_session=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True,
                             preexec_fn=_set_limits(limits, processes))
