@@ -85,11 +85,13 @@ def environment(home: str = "/tmp") -> dict[str, str]:
 
 def bubblewrap_command(argv: list[str], work: Path) -> list[str]:
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-           "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+           "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
+           # Mounts apply in order: the empty /tmp first, so that a checkout or an environment
+           # that lives under /tmp is bound on top of it rather than hidden by it.
+           "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for path in _readable():
         cmd += ["--ro-bind", path, path]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            "--bind", str(work), INSIDE, "--chdir", INSIDE, "--clearenv"]
+    cmd += ["--bind", str(work), INSIDE, "--chdir", INSIDE, "--clearenv"]
     for key, value in environment().items():
         cmd += ["--setenv", key, value]
     return [*cmd, "--", *argv]
