@@ -24,14 +24,15 @@ import torch
 
 from labgpt.decoding import beam_search, check_settings, generate
 from labgpt.gpt import GPT
-from labgpt.rlhf import BLOCK_SIZE
+from labgpt.rlhf import BLOCK_SIZE, eos_id
 from labgpt.worlds import assistant
 
 WORLD = ("These models know one tiny world, and nothing else. Ask them:\n"
          "  add A B       two digits: the sum, e.g. 'add 3 4'\n"
          f"  hi NAME       a greeting, NAME one of {', '.join(assistant.NAMES)}\n"
          "  say PHRASE    repeat a phrase (an insult should be refused), e.g. 'say good day'\n"
-         "Every word must be one of the world's 74 (run with --words to see them). "
+         f"Every word must be one of the world's {assistant.tokenizer().vocab_size} (run with "
+         "--words to see them). "
          "Type quit to stop.")
 EXAMPLES = ["add 3 4", "add 9 8", "hi kim", "say well done", "say you stink"]
 
@@ -81,7 +82,7 @@ def prompt_ids(line: str) -> list[int]:
 @torch.no_grad()
 def reply(model: GPT, ids: list[int], decoding: Decoding) -> list[str]:
     """One model's reply to a prompt (its words, ``<eot>`` kept if it ended)."""
-    tok, eos = assistant.tokenizer(), assistant.tokenizer().stoi[assistant.END]
+    tok, eos = assistant.tokenizer(), eos_id()
     n = assistant.MAX_RESPONSE
     if decoding.method == "beam":
         out = beam_search(model, ids, n, decoding.num_beams, eos_id=eos,

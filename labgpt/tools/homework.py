@@ -184,14 +184,11 @@ def _merge_into_source(submission, source) -> tuple[nbformat.NotebookNode, list[
     return merged, missing
 
 
-def _run(path: Path, cell_timeout: int, memory_mb: int) -> None:
-    """Execute a notebook in place in a fresh kernel (runs in a child process)."""
-    import resource
-
+def _run(path: Path, cell_timeout: int) -> None:
+    """Execute a notebook in place in a fresh kernel (runs in a child process, under the
+    limits :func:`labgpt.tools.sandbox.run` set on it, which the kernel inherits)."""
     from nbclient import NotebookClient
 
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # inherited by the kernel
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=cell_timeout, allow_errors=True,
                             interrupt_on_timeout=True,  # a looping cell fails, grading goes on
@@ -237,7 +234,7 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
         nbformat.write(merged, work)
         done = sandbox.run(lambda where: [sys.executable, "-m", "labgpt.homework", "_run",
                                           f"{where}/{work.name}", "--cell-timeout",
-                                          str(cell_timeout), "--memory-mb", str(memory_mb)],
+                                          str(cell_timeout)],
                            folder, notebook_timeout, sandbox.Limits(memory_mb=memory_mb),
                            sandbox=isolate)
         grade.sandbox = done.sandbox
@@ -354,7 +351,6 @@ def main(argv: list[str] | None = None) -> None:
     run = commands.add_parser("_run")  # internal: execute one notebook in this process
     run.add_argument("path", type=Path)
     run.add_argument("--cell-timeout", type=int, default=300)
-    run.add_argument("--memory-mb", type=int, default=4096)
     args = parser.parse_args(argv)
     if args.command == "student":
         make_student(args.notebooks, args.out)
@@ -367,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
                   cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                   memory_mb=args.memory_mb, isolate=isolate)
     else:
-        _run(args.path, args.cell_timeout, args.memory_mb)
+        _run(args.path, args.cell_timeout)
 
 
 if __name__ == "__main__":
