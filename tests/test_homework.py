@@ -28,8 +28,13 @@ def test_student_version_has_no_solutions_and_keeps_the_rest(path, tmp_path):
             assert not any(line in stubbed.source for line in code_lines if len(line) > 12)
             # The signature and anything above the solution block stay.
             assert stubbed.source.split("\n")[0] == original.source.split("\n")[0]
+        elif homework.is_check(original):  # hidden tests go, the rest stays
+            assert "### BEGIN HIDDEN TESTS" in original.source, "every check has a hidden test"
+            assert "HIDDEN" not in stubbed.source
+            visible = homework.HIDDEN.sub("", original.source)
+            assert stubbed.source.rstrip("\n") == visible.rstrip("\n")
         else:
-            assert stubbed.source == original.source  # instructions and checks untouched
+            assert stubbed.source == original.source  # instructions untouched
     assert solutions, "every chapter has at least one exercise"
     # Deterministic: the same input gives a byte-identical file.
     a, b = tmp_path / "a.ipynb", tmp_path / "b.ipynb"
@@ -64,6 +69,7 @@ def graded(tmp_path_factory):
         "correct": tiny_notebook("    return 2 * x"),
         "exception": tiny_notebook("    raise ValueError('oops')"),
         "loop": tiny_notebook("    while True:  # never returns\n        pass"),
+        "interrupt": tiny_notebook("    raise KeyboardInterrupt"),  # the learner's, no timeout
         "kernel_death": tiny_notebook("    return 2 * x\nimport os, signal\n"
                                       "os.kill(os.getpid(), signal.SIGKILL)"),
         "hidden_fails": tiny_notebook("    return 6 if x == 3 else 0"),
@@ -106,7 +112,8 @@ def test_correct_submission_gets_full_marks(graded):
 
 @pytest.mark.parametrize(("case", "status", "message"), [
     ("exception", "graded", "ValueError: oops"),
-    ("loop", "graded", "KeyboardInterrupt"),
+    ("loop", "graded", "timeout: the cell ran past the 5 s limit"),
+    ("interrupt", "graded", "KeyboardInterrupt"),
     ("kernel_death", "kernel died", ""),
     ("hidden_fails", "graded", "AssertionError"),
     ("edited_check", "graded", "AssertionError"),
@@ -117,6 +124,7 @@ def test_broken_submissions_score_zero_with_a_reason(graded, case, status, messa
     assert grade.status == status and grade.score == 0
     if grade.exercises:
         assert message in grade.exercises[0].error
+        assert case == "loop" or "timeout" not in grade.exercises[0].error
     else:
         assert grade.reason
 

@@ -4,20 +4,22 @@ a verifier for a new task)."""
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 
 import torch
 
 from labgpt import dpo, grpo
-from labgpt.checks.core import CheckFailed, check_close, check_scalar
+from labgpt.checks.core import CheckFailed, check_close, check_scalar, exercise
 from labgpt.worlds import assistant
 from labgpt.worlds.assistant import Request
 
 
-def check_dpo_loss(fn: Callable) -> None:
+@exercise("labgpt.dpo.dpo_loss")
+def check_dpo_loss(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta)`` -> the mean
     over pairs of -log sigma(beta * ((pc - rc) - (pr - rr))), from summed log-probs (b,)."""
-    g = torch.Generator().manual_seed(2)
+    g = torch.Generator().manual_seed(2 + seed)
     pc, pr, rc, rr = (-torch.rand(32, generator=g) * 10 for _ in range(4))
     at_start = fn(pc.clone(), pr.clone(), pc.clone(), pr.clone(), 0.5)
     check_scalar(at_start, "the DPO loss", ": average over the pairs")
@@ -50,11 +52,19 @@ def check_dpo_loss(fn: Callable) -> None:
     print("the DPO loss passes.")
 
 
-def check_group_advantages(fn: Callable) -> None:
+@exercise("labgpt.grpo.group_advantages")
+def check_group_advantages(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(rewards)`` -> advantages: rewards (prompts, G) standardised within each
     group (row) by its mean and standard deviation; a group of equal rewards gets zeros."""
-    rewards = torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0],
-                            [2.5, 0.5, 2.0, 0.0]])
+    fixed = torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0],
+                          [2.5, 0.5, 2.0, 0.0]])
+    g = torch.Generator().manual_seed(seed)  # and groups of 8 drawn afresh
+    for rewards in (fixed, torch.randint(0, 3, (3, 8), generator=g).float()):
+        _check_group_advantages(fn, rewards)
+    print("group-relative advantages pass.")
+
+
+def _check_group_advantages(fn: Callable, rewards: torch.Tensor) -> None:
     got = torch.as_tensor(fn(rewards.clone()), dtype=torch.float32)
     if got.shape != rewards.shape:
         raise CheckFailed(f"one advantage per response, shape {tuple(rewards.shape)}; got "
@@ -69,15 +79,15 @@ def check_group_advantages(fn: Callable) -> None:
     if torch.allclose(got, rewards - rewards.mean(1, keepdim=True), atol=1e-4):
         raise CheckFailed("the mean is subtracted; now divide by the group's standard deviation")
     check_close(got, grpo.group_advantages(rewards), "the group-relative advantages", atol=1e-4)
-    print("group-relative advantages pass.")
 
 
-def check_greeting_verifier(fn: Callable) -> None:
+@exercise("labgpt.worlds.assistant.verify_greeting")
+def check_greeting_verifier(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(request, response)`` -> True exactly when the response to ``hi NAME`` is
     ``hello NAME`` and then ``<eot>`` (within the world's 6 words)."""
     names = assistant.NAMES
     cases = []
-    for name in names[:3]:
+    for name in random.Random(seed).sample(names, 3):
         req = Request("hi", ("hi", name))
         other = names[(names.index(name) + 1) % len(names)]
         cases += [(req, ["hello", name, "<eot>"]), (req, ["hello", "<eot>"]),

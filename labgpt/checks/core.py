@@ -13,6 +13,18 @@ class CheckFailed(AssertionError):
     """The learner's answer is wrong; the message says how."""
 
 
+def exercise(*reimplements: str):
+    """Mark a checker of an exercise, naming (dotted) the package or PyTorch functions that
+    already compute the answer: the grader disables them while the learner's code runs, so a
+    solution that merely calls them earns nothing (:mod:`labgpt.tools.verdict`)."""
+
+    def mark(checker):
+        checker.reimplements = reimplements
+        return checker
+
+    return mark
+
+
 def check_shape(got: torch.Tensor, expected: tuple[int, ...], name: str = "output") -> None:
     if not torch.is_tensor(got):
         raise CheckFailed(f"{name} should be a torch.Tensor, got {type(got).__name__}")

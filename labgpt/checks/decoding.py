@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from labgpt.checks.core import CheckFailed, check_close, check_shape
+from labgpt.checks.core import CheckFailed, check_close, check_shape, exercise
 
 
 def _unchanged(fn: Callable, *args):
@@ -19,7 +19,8 @@ def _unchanged(fn: Callable, *args):
     return got
 
 
-def check_top_p(fn: Callable) -> None:
+@exercise("labgpt.decoding.top_p_filter")
+def check_top_p(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(logits (b, vocab), p)``: keep the smallest set of most likely tokens whose
     probabilities sum to at least p, the others -> -inf, the kept logits unchanged."""
     from labgpt.decoding import top_p_filter
@@ -41,7 +42,7 @@ def check_top_p(fn: Callable) -> None:
                               "must be the most likely ones, in vocabulary order (sorting is only "
                               "to find them: put the mask back in the original order), their "
                               "logits unchanged")
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
     for b, v, p in ((3, 50, 0.9), (2, 200, 0.5)):
         logits = torch.randn(b, v, generator=generator) * 2
         got = _unchanged(fn, logits, p)
@@ -52,7 +53,8 @@ def check_top_p(fn: Callable) -> None:
     print("top_p_filter passes all 6 checks.")
 
 
-def check_repetition_penalty(fn: Callable) -> None:
+@exercise("labgpt.decoding.apply_repetition_penalty")
+def check_repetition_penalty(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(logits (b, vocab), seen (b, vocab) bool, penalty)`` against CTRL's rule: a
     seen token's positive logit is divided by the penalty, a negative one multiplied."""
     from labgpt.decoding import apply_repetition_penalty
@@ -70,10 +72,15 @@ def check_repetition_penalty(fn: Callable) -> None:
                               "dividing a negative logit moves it up, making the token *more* "
                               "likely; multiply negative logits by the penalty")
         check_close(got, expected, f"repetition_penalty with penalty {penalty}")
-    print("repetition_penalty passes both checks.")
+    g = torch.Generator().manual_seed(seed)  # and a batch drawn afresh
+    logits, seen = torch.randn(3, 20, generator=g) * 3, torch.rand(3, 20, generator=g) < 0.4
+    check_close(_unchanged(fn, logits, seen, 1.5), apply_repetition_penalty(logits, seen, 1.5),
+                "repetition_penalty on random logits (3, 20), penalty 1.5")
+    print("repetition_penalty passes all 3 checks.")
 
 
-def check_beam_step(fn: Callable) -> None:
+@exercise()
+def check_beam_step(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(scores (k,), logprobs (k, vocab), num_beams)`` -> ``(new_scores, rows,
     tokens)``, each (num_beams,), best first: the num_beams best extensions of all beams by
     summed log-probability, the beam each extends and the token it adds."""
@@ -82,7 +89,7 @@ def check_beam_step(fn: Callable) -> None:
                              [-0.05, -5.0, -5.0, -3.2]])  # beam 1: sure, from a worse start
     # candidates: beam 0 -> -1.2, -1.0, -1.1, -4.0; beam 1 -> -2.05, -7, -7, -5.2
     cases = [(scores, logprobs, 3), (scores, logprobs, 4)]
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
     s = torch.randn(5, generator=generator).sort(descending=True).values
     cases.append((s, torch.randn(5, 30, generator=generator).log_softmax(-1), 5))
     for scores, logprobs, k in cases:

@@ -7,14 +7,15 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from labgpt.checks.core import CheckFailed, check_close, check_scalar
+from labgpt.checks.core import CheckFailed, check_close, check_scalar, exercise
 
 
-def check_negative_sampling_loss(fn: Callable) -> None:
+@exercise("labgpt.word2vec.negative_sampling_loss")
+def check_negative_sampling_loss(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(center (b, d), positive (b, d), negatives (b, k, d))`` -> scalar loss."""
     from labgpt.word2vec import negative_sampling_loss
 
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
     for b, k, d in ((4, 3, 8), (1, 5, 2), (16, 1, 16)):
         center = torch.randn(b, d, generator=generator, dtype=torch.double)
         positive = torch.randn(b, d, generator=generator, dtype=torch.double)
@@ -32,11 +33,12 @@ def check_negative_sampling_loss(fn: Callable) -> None:
     print("ns_loss passes all 4 checks.")
 
 
-def check_cosine_similarities(fn: Callable) -> None:
+@exercise("labgpt.word2vec.cosine_similarities")
+def check_cosine_similarities(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(vectors (n, d), query (d,)) -> (n,)`` cosine similarities (NumPy arrays)."""
     from labgpt.word2vec import cosine_similarities
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for n, d in ((5, 3), (20, 16), (1, 2)):
         vectors = rng.normal(size=(n, d)) * rng.uniform(0.1, 10, size=(n, 1))
         query = rng.normal(size=d) * 7
@@ -58,12 +60,17 @@ def check_cosine_similarities(fn: Callable) -> None:
     print("cosine_similarities passes all 3 checks.")
 
 
-def check_ppmi(fn: Callable) -> None:
+@exercise("labgpt.word2vec.ppmi")
+def check_ppmi(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(cooc (V, C)) -> (V, C)`` positive PMI of a co-occurrence count matrix."""
     from labgpt.word2vec import ppmi
 
     cases = [np.array([[0.0, 2.0, 1.0], [2.0, 0.0, 4.0], [1.0, 4.0, 0.0]]),
              np.array([[10.0, 0.0], [1.0, 3.0], [0.0, 5.0]])]
+    counts = np.random.default_rng(seed).integers(0, 5, size=(4, 6)).astype(float)
+    counts[:, 0] += 1  # every word and every context seen at least once
+    counts[0, :] += 1
+    cases.append(counts)  # drawn afresh
     for cooc in cases:
         got = np.asarray(fn(cooc.copy()), dtype=float)
         expected = ppmi(cooc)

@@ -8,16 +8,17 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from labgpt.checks.core import CheckFailed, check_close, check_scalar
+from labgpt.checks.core import CheckFailed, check_close, check_scalar, exercise
 
 
-def check_l3_loss(fn: Callable) -> None:
+@exercise("labgpt.fine_tuning.l3_loss")
+def check_l3_loss(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(class_logits (b, C), labels (b,), lm_logits (b, t, V), lm_targets (b, t),
     aux_weight)`` = L2 + aux_weight * L1: the labels' cross-entropy plus the mean next-token
     cross-entropy over the targets that are not -100 (padding)."""
     from labgpt.logprobs import lm_loss
 
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     class_logits, labels = torch.randn(4, 2, generator=g), torch.tensor([0, 1, 1, 0])
     lm_logits = torch.randn(4, 6, 11, generator=g)
     targets = torch.randint(11, (4, 6), generator=g)
@@ -42,14 +43,27 @@ def check_l3_loss(fn: Callable) -> None:
     print("l3_loss passes all 3 checks.")
 
 
-def check_similarity_input(fn: Callable) -> None:
+@exercise("labgpt.fine_tuning.similarity")
+def check_similarity_input(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(a, b, specials)`` -> the two sequences GPT-1 builds for a similarity pair:
     ``start a delim b extract`` and ``start b delim a extract``."""
     from labgpt.fine_tuning import Specials, similarity
 
     sp = Specials(start=100, delim=101, extract=102)
-    a, b = [5, 6, 7], [8, 9]
-    got = fn(a, b, sp)
+    for a, b in (([5, 6, 7], [8, 9]), _token_lists(seed)):
+        _check_similarity(fn, a, b, sp, similarity)
+    print("the similarity input passes.")
+
+
+def _token_lists(seed: int) -> tuple[list[int], list[int]]:
+    g = torch.Generator().manual_seed(seed)
+    a, b = (torch.randint(0, 100, (int(n),), generator=g).tolist()
+            for n in torch.randint(1, 12, (2,), generator=g))
+    return a, b
+
+
+def _check_similarity(fn: Callable, a: list[int], b: list[int], sp, similarity) -> None:
+    got = fn(list(a), list(b), sp)
     expected = similarity(a, b, sp)
     if not isinstance(got, (list, tuple)) or len(got) != 2:
         raise CheckFailed("a similarity pair becomes two sequences, one per order (similarity "
@@ -65,13 +79,13 @@ def check_similarity_input(fn: Callable) -> None:
             raise CheckFailed(f"one delimiter ({sp.delim}) between the two texts; got {seq}")
     if got != expected:
         raise CheckFailed(f"expected {expected}, got {got}")
-    print("the similarity input passes.")
 
 
-def check_choice_loss(fn: Callable) -> None:
+@exercise("torch.nn.functional.cross_entropy")
+def check_choice_loss(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(scores (b, m), right (b,))``: the multiple-choice loss, a softmax over each
     question's m answer scores and the cross-entropy of the right one, averaged over b."""
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     scores, right = torch.randn(5, 4, generator=g), torch.tensor([0, 3, 1, 1, 2])
     got = fn(scores, right)
     check_scalar(got, "choice_loss")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import torch
 
-from labgpt.checks.core import CheckFailed, check_close
+from labgpt.checks.core import CheckFailed, check_close, exercise
 
 
 def _prompt_words(task, x: str, body: str) -> list[str]:
@@ -16,7 +16,8 @@ def _prompt_words(task, x: str, body: str) -> list[str]:
     return f"{body} {before}".split()
 
 
-def check_render(fn: Callable) -> None:
+@exercise()
+def check_render(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(task, x, body)`` -> the words a model reads when ``task`` is asked about
     input ``x`` after document ``body``, in the task's held-out phrasing: the body, then the
     phrasing with ``{x}`` filled in, cut just before the answer slot ``{y}``."""
@@ -25,6 +26,9 @@ def check_render(fn: Callable) -> None:
     cases = [(web.TASKS["translate"], "cat", ""),
              (web.TASKS["qa"], "tom", "tom lives in rome . anna lives in oslo ."),
              (web.TASKS["summary"], "", "the dog ran . the dog sat . a cat ran .")]
+    rng = random.Random(seed)  # and one drawn afresh
+    noun, other = rng.choice(web.NOUNS), rng.choice(web.NOUNS)
+    cases.append((web.TASKS["translate"], noun, f"i like the {other} ."))
     for task, x, body in cases:
         got = fn(task, x, body)
         if isinstance(got, str):
@@ -42,15 +46,16 @@ def check_render(fn: Callable) -> None:
                               f"after it; got {got}")
         if got != expected:
             raise CheckFailed(f"{task.name} with x={x!r}: expected {expected}, got {got}")
-    print("render passes all 3 checks.")
+    print("render passes all 4 checks.")
 
 
-def check_choice_scores(fn: Callable) -> None:
+@exercise("labgpt.web_family.choice_scores", "labgpt.decoding.continuation_logprobs")
+def check_choice_scores(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(model, prompt, candidates)`` -> (C,): the total log-probability of each
     candidate continuation (a list of token ids) after ``prompt`` (a list of token ids)."""
     from labgpt.gpt import GPT, GPTConfig
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = GPT(GPTConfig(vocab_size=20, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
     with torch.no_grad():  # a peaked model, so that mistakes change the scores visibly
         model.wte.weight.mul_(40)
@@ -83,7 +88,8 @@ def check_choice_scores(fn: Callable) -> None:
     print("choice scores pass.")
 
 
-def check_new_task(task) -> None:
+@exercise()
+def check_new_task(task, seed: int = 0) -> None:
     """Check a :class:`labgpt.worlds.web.Task` written by the learner: its phrasings hold the
     answer slot, its held-out phrasing is not among them, its documents carry one of its
     phrasings, its examples' answers are among their candidates, and every word is in the
@@ -100,7 +106,7 @@ def check_new_task(task) -> None:
     if task.scoring not in ("choice", "generate"):
         raise CheckFailed(f"scoring is 'choice' or 'generate', got {task.scoring!r}")
     vocabulary = set(web.tokenizer().words)
-    rng = random.Random(0)
+    rng = random.Random(seed)
     for _ in range(20):
         doc = task.document(rng)
         if not isinstance(doc, web.Document):

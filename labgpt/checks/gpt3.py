@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 
 import torch
 
-from labgpt.checks.core import CheckFailed
+from labgpt.checks.core import CheckFailed, exercise
 
 
-def check_k_shot_prompt(fn: Callable) -> None:
+@exercise()
+def check_k_shot_prompt(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(template, demos, x)`` -> the words of a k-shot prompt: each demonstration
     ``(x_i, y_i)`` as ``template`` filled in and followed by a full stop, in order, then the
     query ``x`` in the same template, cut just before ``{y}``."""
@@ -37,14 +39,25 @@ def check_k_shot_prompt(fn: Callable) -> None:
                               f"sentences; got {got}")
         if got != want:
             raise CheckFailed(f"with {k} demonstrations: expected {want}, got {got}")
+    rng = random.Random(seed)  # and demonstrations drawn afresh
+    words = ["cat", "dog", "sun", "tree", "king", "moon", "fish", "bird"]
+    demos = [(rng.choice(words), rng.choice(words)) for _ in range(rng.randrange(1, 5))]
+    want = [w for x, y in demos for w in f"{x} means {y} .".split()] + ["sun", "means"]
+    got = fn("{x} means {y}", demos, "sun")
+    if isinstance(got, str) or list(got) != want:
+        raise CheckFailed(f"template '{{x}} means {{y}}', demonstrations {demos}, query 'sun': "
+                          f"expected {want}, got {got!r}")
     print("the k-shot prompt passes.")
 
 
-def check_power_law_fit(fn: Callable) -> None:
+@exercise("labgpt.scaling.fit_power_law")
+def check_power_law_fit(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(x, y)`` -> ``(x_c, alpha)`` with ``y = (x_c / x) ** alpha``: least squares on
     log y against log x."""
     x = torch.tensor([1e4, 3e4, 1e5, 3e5, 1e6], dtype=torch.float64)
-    for x_c, alpha in ((8.8e13, 0.076), (2e3, 0.3)):
+    rng = random.Random(seed)  # and one law drawn afresh
+    for x_c, alpha in ((8.8e13, 0.076), (2e3, 0.3), (10 ** rng.uniform(3, 14),
+                                                      rng.uniform(0.02, 0.8))):
         y = (x_c / x) ** alpha
         got = fn(x, y)
         try:
@@ -64,7 +77,19 @@ def check_power_law_fit(fn: Callable) -> None:
     print("the power-law fit passes.")
 
 
-def check_training_compute(fn: Callable) -> None:
+def _random_config(seed: int):
+    from labgpt.gpt import GPTConfig
+
+    rng = random.Random(seed)
+    heads = rng.choice((1, 2, 4))
+    config = GPTConfig(vocab_size=rng.randrange(10, 1000), block_size=rng.randrange(8, 512),
+                       n_layer=rng.randrange(1, 8), n_head=heads,
+                       n_embd=heads * rng.randrange(2, 64))
+    return config, rng.randrange(10**5, 10**10)
+
+
+@exercise("labgpt.scaling.training_flops")
+def check_training_compute(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(config, tokens)`` -> ``(flops, weight_bytes)``: C = 6 N D for a GPT of
     ``config`` (N counts the tied output layer once) and the bytes its weights take in 16-bit
     floats."""
@@ -72,7 +97,7 @@ def check_training_compute(fn: Callable) -> None:
 
     for config, tokens in ((GPTConfig(vocab_size=100, block_size=32, n_layer=2, n_head=2,
                                       n_embd=16), 10**6),
-                           (GPTConfig.preset("gpt2"), 300 * 10**9)):
+                           (GPTConfig.preset("gpt2"), 300 * 10**9), _random_config(seed)):
         with torch.device("meta"):
             n = GPT(config).n_params
         got = fn(config, tokens)

@@ -3,20 +3,22 @@ context, a flipped-label prompt, the targets of instruction tuning)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import torch
 
 from labgpt import induction, instruction_tuning, regression
-from labgpt.checks.core import CheckFailed, check_close, check_shape
+from labgpt.checks.core import CheckFailed, check_close, check_shape, exercise
 from labgpt.logprobs import IGNORE_INDEX
 
 
-def check_induction_scores(fn: Callable) -> None:
+@exercise("labgpt.induction.induction_scores")
+def check_induction_scores(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(weights, length)`` -> (n_layer, n_head): the mean attention, over the second
     half of sequences that repeat their first ``length`` tokens, from each position i to
     i - length + 1, the token after i's earlier occurrence."""
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     length = 6
     weights = torch.rand(2, 3, 4, 2 * length, 2 * length, generator=g).tril()
     weights = weights / weights.sum(-1, keepdim=True)  # causal rows of probabilities
@@ -38,10 +40,11 @@ def check_induction_scores(fn: Callable) -> None:
     print("the induction scores pass.")
 
 
-def check_least_squares(fn: Callable) -> None:
+@exercise("labgpt.regression.least_squares")
+def check_least_squares(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(xs, ys)`` -> (b, k) predictions, entry i from the minimum-norm least-squares
     fit to the pairs before i (0 at i = 0)."""
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     xs, ys = regression.regression_prompts(8, g, points=7, dim=3)
     ys = ys + 0.1 * torch.randn(ys.shape, generator=g)  # noisy: no w fits every pair exactly
     got = fn(xs, ys)
@@ -68,7 +71,8 @@ def check_least_squares(fn: Callable) -> None:
     print("the least-squares predictions pass.")
 
 
-def check_flipped_prompt(fn: Callable) -> None:
+@exercise()
+def check_flipped_prompt(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(demos, query, flip)`` -> the words of a prompt: each demonstration
     ``(thing, label)`` written ``thing : label .``, with the demonstrations whose index is in
     ``flip`` showing the other of the prompt's two labels, then ``query :``."""
@@ -76,6 +80,10 @@ def check_flipped_prompt(fn: Callable) -> None:
     cases = [(set(), "cat : animal . bread : food . dog : animal . rice : food . cow :"),
              ({0, 3}, "cat : food . bread : food . dog : animal . rice : animal . cow :"),
              ({0, 1, 2, 3}, "cat : food . bread : animal . dog : food . rice : animal . cow :")]
+    flip = set(random.Random(seed).sample(range(4), 2))  # and a flip drawn afresh
+    other = {"animal": "food", "food": "animal"}
+    cases.append((flip, " ".join(f"{t} : {other[y] if i in flip else y} ."
+                                 for i, (t, y) in enumerate(demos)) + " cow :"))
     for flip, want in cases:
         got = fn(list(demos), "cow", set(flip))
         if isinstance(got, str):
@@ -100,11 +108,14 @@ def check_flipped_prompt(fn: Callable) -> None:
     print("the flipped-label prompt passes.")
 
 
-def check_answer_only_targets(fn: Callable) -> None:
+@exercise("labgpt.instruction_tuning.answer_only_targets")
+def check_answer_only_targets(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(ids)`` -> (inputs, targets) for a question followed by its one-token answer:
     inputs all ids but the last, targets the next ids with every one but the answer's replaced
     by ``IGNORE_INDEX``."""
-    for ids in ([11, 12, 13, 14, 15], [3, 1, 4, 1, 5, 9, 2]):
+    rng = random.Random(seed)  # and ids drawn afresh
+    drawn = [rng.randrange(100) for _ in range(rng.randrange(3, 20))]
+    for ids in ([11, 12, 13, 14, 15], [3, 1, 4, 1, 5, 9, 2], drawn):
         got = fn(list(ids))
         if not isinstance(got, tuple) or len(got) != 2:
             raise CheckFailed(f"return a pair (inputs, targets); got {type(got).__name__}")

@@ -8,13 +8,14 @@ from collections.abc import Callable
 import torch
 
 from labgpt import ppo, reward_model
-from labgpt.checks.core import CheckFailed, check_close, check_scalar
+from labgpt.checks.core import CheckFailed, check_close, check_scalar, exercise
 
 
-def check_pairwise_loss(fn: Callable) -> None:
+@exercise("labgpt.reward_model.logsig_loss", "labgpt.reward_model.logexp_loss")
+def check_pairwise_loss(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(r_chosen, r_rejected)`` -> the mean of -log sigma(r_chosen - r_rejected),
     finite for margins of any size."""
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     chosen, rejected = torch.randn(64, generator=g) * 3, torch.randn(64, generator=g) * 3
     got = fn(chosen, rejected)
     want = reward_model.logsig_loss(chosen, rejected)
@@ -37,10 +38,11 @@ def check_pairwise_loss(fn: Callable) -> None:
     print("the pairwise loss passes.")
 
 
-def check_gae(fn: Callable) -> None:
+@exercise("labgpt.ppo.gae")
+def check_gae(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(rewards, values, gamma, lam)`` -> advantages, for one response: 1-D tensors
     of its tokens' rewards and values, the value after the last token taken as 0."""
-    g = torch.Generator().manual_seed(1)
+    g = torch.Generator().manual_seed(1 + seed)
     rewards, values = torch.randn(5, generator=g), torch.randn(5, generator=g)
     mask = torch.ones(1, 5, dtype=torch.bool)
     for gamma, lam in ((1.0, 0.95), (0.9, 0.5)):
@@ -66,7 +68,8 @@ def check_gae(fn: Callable) -> None:
     print("GAE passes.")
 
 
-def check_clipped_objective(fn: Callable) -> None:
+@exercise("labgpt.ppo.clipped_policy_loss")
+def check_clipped_objective(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(ratio, advantages, clip)`` -> the mean over tokens of
     min(ratio * A, clip(ratio, 1 - clip, 1 + clip) * A), the objective PPO maximises."""
     ratio = torch.tensor([0.5, 0.9, 1.1, 1.5, 0.5, 1.5])
@@ -88,4 +91,10 @@ def check_clipped_objective(fn: Callable) -> None:
         raise CheckFailed("the minimum, not the maximum: PPO's objective is a pessimistic "
                           "bound")
     check_close(got, want, "the clipped objective")
+    g = torch.Generator().manual_seed(seed)  # and tokens drawn afresh
+    ratio, adv = torch.rand(20, generator=g) + 0.5, torch.randn(20, generator=g)
+    want = -ppo.clipped_policy_loss(ratio.log()[None], torch.zeros(1, 20), adv[None],
+                                    torch.ones(1, 20, dtype=torch.bool), 0.2)
+    check_close(fn(ratio.clone(), adv.clone(), 0.2), want, "the clipped objective on 20 random "
+                "tokens")
     print("the clipped objective passes.")

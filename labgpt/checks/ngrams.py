@@ -6,12 +6,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from labgpt.checks.core import CheckFailed
+from labgpt.checks.core import CheckFailed, exercise
 
 
-def check_add_k(fn: Callable) -> None:
+@exercise()
+def check_add_k(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(count_hw, count_h, k, vocab_size)`` against the add-k formula."""
     cases = [(2, 2, 1.0, 3, 3 / 5), (0, 10, 0.5, 4, 0.5 / 12), (0, 0, 1.0, 65, 1 / 65)]
+    rng = np.random.default_rng(seed)  # and one drawn afresh
+    count_h, k = int(rng.integers(1, 100)), float(rng.uniform(0.01, 2))
+    vocab = int(rng.integers(2, 500))
+    count_hw = int(rng.integers(0, count_h + 1))
+    cases.append((count_hw, count_h, k, vocab, (count_hw + k) / (count_h + k * vocab)))
     for count_hw, count_h, k, vocab_size, expected in cases:
         got = float(fn(count_hw, count_h, k, vocab_size))
         if abs(got - expected) > 1e-9:
@@ -29,12 +35,17 @@ def check_add_k(fn: Callable) -> None:
     print(f"add_k_prob passes all {len(cases) + 1} checks.")
 
 
-def check_continuation_counts(fn: Callable) -> None:
+@exercise()
+def check_continuation_counts(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(ids, vocab_size)``: the number of distinct left neighbours of each token."""
     cases = [
         ([0, 1, 0, 1, 2], 3, [1, 1, 1]),
         ([0, 2, 1, 2, 2, 2], 4, [0, 1, 3, 0]),  # 2 follows 0, 1 and 2 (twice); 3 never occurs
     ]
+    rng = np.random.default_rng(seed)  # and one drawn afresh
+    ids = rng.integers(0, 6, size=int(rng.integers(2, 40))).tolist()
+    cases.append((ids, 7, [len({a for a, b in zip(ids, ids[1:]) if b == w})  # noqa: B905
+                           for w in range(7)]))
     for ids, vocab_size, expected in cases:
         got = np.asarray(fn(np.array(ids), vocab_size))
         if got.shape != (vocab_size,):
@@ -50,11 +61,13 @@ def check_continuation_counts(fn: Callable) -> None:
     print(f"continuation_counts passes all {len(cases)} checks.")
 
 
-def check_perplexity(fn: Callable) -> None:
+@exercise("labgpt.ngram.NGramLM.perplexity")
+def check_perplexity(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(probs) -> float``: the perplexity of the probabilities a model gave each token
     of a text, exp of the mean negative log-probability."""
     cases = [np.array([0.5, 0.5]), np.full(10, 1 / 65), np.array([0.9, 0.1, 0.5, 0.25]),
              np.full(2000, 1e-3)]  # the last one underflows if the probabilities are multiplied
+    cases.append(np.random.default_rng(seed).uniform(1e-4, 1, size=50))  # one drawn afresh
     for probs in cases:
         expected = float(np.exp(-np.log(probs).mean()))
         got = float(fn(probs.copy()))

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from labgpt.checks.core import CheckFailed, check_close
+from labgpt.checks.core import CheckFailed, check_close, exercise
 
 
 def _recurrent_case(cell_cls, b: int, d: int, h: int, seed: int):
@@ -17,11 +17,12 @@ def _recurrent_case(cell_cls, b: int, d: int, h: int, seed: int):
     return cell, x, state, (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
 
 
-def check_lstm_cell(fn: Callable) -> None:
+@exercise("labgpt.recurrent.lstm_cell")
+def check_lstm_cell(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh) -> (h', c')`` against
     ``torch.nn.LSTMCell`` with the same weights."""
-    for seed, (b, d, h) in enumerate([(3, 5, 4), (1, 2, 7), (8, 16, 16)]):
-        cell, x, h0, weights = _recurrent_case(torch.nn.LSTMCell, b, d, h, seed)
+    for i, (b, d, h) in enumerate([(3, 5, 4), (1, 2, 7), (8, 16, 16)]):
+        cell, x, h0, weights = _recurrent_case(torch.nn.LSTMCell, b, d, h, seed + i)
         c0 = torch.randn(b, h, dtype=torch.double)
         with torch.no_grad():
             got = fn(x, (h0, c0), *weights)
@@ -37,11 +38,12 @@ def check_lstm_cell(fn: Callable) -> None:
     print("lstm_step matches torch.nn.LSTMCell on all 3 checks.")
 
 
-def check_gru_cell(fn: Callable) -> None:
+@exercise("labgpt.recurrent.gru_cell")
+def check_gru_cell(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> h'`` against
     ``torch.nn.GRUCell`` with the same weights."""
-    for seed, (b, d, h) in enumerate([(3, 5, 4), (1, 2, 7), (8, 16, 16)]):
-        cell, x, h0, weights = _recurrent_case(torch.nn.GRUCell, b, d, h, seed)
+    for i, (b, d, h) in enumerate([(3, 5, 4), (1, 2, 7), (8, 16, 16)]):
+        cell, x, h0, weights = _recurrent_case(torch.nn.GRUCell, b, d, h, seed + i)
         with torch.no_grad():
             got = fn(x, h0, *weights)
             expected = cell(x, h0)
@@ -53,10 +55,11 @@ def check_gru_cell(fn: Callable) -> None:
     print("gru_step matches torch.nn.GRUCell on all 3 checks.")
 
 
-def check_clip_grad_norm(fn: Callable) -> None:
+@exercise("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad.clip_grad_norm_")
+def check_clip_grad_norm(fn: Callable, seed: int = 0) -> None:
     """Check ``fn(parameters, max_norm) -> total_norm``, clipping the gradients in place."""
     for max_norm, scale in ((1.0, 10.0), (5.0, 0.1), (0.5, 3.0)):
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         mine = [torch.nn.Parameter(torch.randn(3, 4)), torch.nn.Parameter(torch.randn(5))]
         reference = [torch.nn.Parameter(p.detach().clone()) for p in mine]
         for p, q in zip(mine, reference, strict=True):

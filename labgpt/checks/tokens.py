@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from collections.abc import Callable
 
-from labgpt.checks.core import CheckFailed
+from labgpt.bpe import merge
+from labgpt.checks.core import CheckFailed, exercise
 
 
-def check_merge(fn: Callable[[list[int], tuple[int, int], int], list[int]]) -> None:
+@exercise("labgpt.bpe.merge")
+def check_merge(fn: Callable[[list[int], tuple[int, int], int], list[int]],
+                seed: int = 0) -> None:
     """Check ``fn(ids, pair, new_id)``: replace each occurrence of ``pair``, left to right."""
     cases = [
         ([1, 2, 3, 1, 2], (1, 2), 9, [9, 3, 9]),
@@ -18,6 +23,9 @@ def check_merge(fn: Callable[[list[int], tuple[int, int], int], list[int]]) -> N
         ([], (1, 2), 9, []),
         ([2, 1], (1, 2), 9, [2, 1]),
     ]
+    rng = random.Random(seed)  # and one drawn afresh
+    ids = [rng.randrange(4) for _ in range(rng.randrange(2, 40))]
+    cases.append((ids, (ids[0], ids[1]), 256, merge(ids, (ids[0], ids[1]), 256)))
     for ids, pair, new_id, expected in cases:
         original = list(ids)
         got = fn(ids, pair, new_id)
@@ -32,7 +40,8 @@ def check_merge(fn: Callable[[list[int], tuple[int, int], int], list[int]]) -> N
     print(f"apply_merge passes all {len(cases)} checks.")
 
 
-def check_pair_counts(fn: Callable[[list[list[int]]], dict]) -> None:
+@exercise("labgpt.bpe.pair_counts")
+def check_pair_counts(fn: Callable[[list[list[int]]], dict], seed: int = 0) -> None:
     """Check ``fn(chunks) -> {pair: count}`` over a list of id lists."""
     cases = [
         ([[1, 2, 3]], {(1, 2): 1, (2, 3): 1}),
@@ -40,6 +49,12 @@ def check_pair_counts(fn: Callable[[list[list[int]]], dict]) -> None:
         ([[7, 7, 7]], {(7, 7): 2}),
         ([[1], [2]], {}),
     ]
+    rng = random.Random(seed)  # and one drawn afresh
+    chunks = [[rng.randrange(5) for _ in range(rng.randrange(1, 9))] for _ in range(4)]
+    counts = Counter()
+    for chunk in chunks:
+        counts.update(zip(chunk, chunk[1:]))  # noqa: B905
+    cases.append((chunks, dict(counts)))
     for chunks, expected in cases:
         got = dict(fn(chunks))
         crossing = {(a[-1], b[0]) for a, b in zip(chunks, chunks[1:])} - set(expected)  # noqa: B905
@@ -57,7 +72,8 @@ def check_pair_counts(fn: Callable[[list[list[int]]], dict]) -> None:
     print(f"pair_frequencies passes all {len(cases)} checks.")
 
 
-def check_decode(fn: Callable[[list[int], dict[int, bytes]], str]) -> None:
+@exercise("labgpt.bpe.BPETokenizer.decode")
+def check_decode(fn: Callable[[list[int], dict[int, bytes]], str], seed: int = 0) -> None:
     """Check ``fn(ids, vocab) -> str``, where ``vocab`` maps each token id to its bytes."""
     from labgpt.bpe import BPETokenizer
 
@@ -65,6 +81,9 @@ def check_decode(fn: Callable[[list[int], dict[int, bytes]], str]) -> None:
     trained = BPETokenizer.train("床前明月光，疑是地上霜。 hello world, hello there " * 8, 290)
     cases = [(trained, "hello world"), (bytes_only, "床前明月光"), (trained, "疑是地上霜 hello"),
              (trained, "naïve café")]
+    rng = random.Random(seed)  # and a text drawn afresh
+    letters = "床前明月光疑是地上霜 hello worldï"
+    cases.append((trained, "".join(rng.choice(letters) for _ in range(12))))
     for tokenizer, text in cases:
         ids = tokenizer.encode(text)
         got = fn(ids, dict(tokenizer.vocab))

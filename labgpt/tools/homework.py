@@ -9,35 +9,48 @@ notebooks as they are, but nothing here needs nbgrader, a database or a Jupyter 
 - a *solution cell* (metadata ``nbgrader.solution``) holds the answer between
   ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the student version replaces it with
   ``raise NotImplementedError(...)``;
-- a *check cell* (``nbgrader.grade`` with ``points``) scores its exercise: full points if it
-  runs without error. Lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``
-  are removed from the student version and restored at grading time. From a submission only
-  the source text of its solution cells crosses over (matched by grade_id): every other cell,
-  all metadata (points included) and no outputs come from the instructor's copy, which is
-  validated before anything is graded, so editing a check or forging metadata does not help.
+- a *check cell* (``nbgrader.grade`` with ``points``) scores its exercise. Lines between
+  ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed from the student version
+  and restored at grading time. From a submission only the source text of its solution cells
+  crosses over (matched by grade_id): every other cell, all metadata (points included) and no
+  outputs come from the instructor's copy, which is validated before anything is graded, so
+  editing a check or forging metadata does not help.
+
+A check cell's statements ``check_x(name)`` (a checker of :mod:`labgpt.checks`) are judged
+outside the kernel (:mod:`labgpt.tools.verdict`): after the cell, the grader records the
+learner's calls on inputs drawn from a fresh seed, with the package functions the exercise
+re-implements disabled, then replays the checker in its own process on that record. The
+exercise scores if every replay passes and the check cell ran without error. A check cell
+without such a statement is judged by whether it raised in the kernel, after the kernel's hooks
+are reset (weaker; the report says ``kernel``).
 
 Grading runs each submission in a fresh kernel, in its own empty folder, inside the sandbox
 of :mod:`labgpt.tools.sandbox` where the machine has bubblewrap (a weaker fallback otherwise,
 named in the report), with a timeout per cell and per notebook and limits on memory, file size
-and processes, and writes each result as soon as it is known.
+and processes, ``jobs`` submissions at a time, and writes each result as soon as it is known.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import csv
 import json
 import math
 import re
+import secrets
 import sys
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from labgpt.tools import sandbox
+from labgpt.tools import sandbox, verdict
 
 SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*$",
                       re.M | re.S)
@@ -102,7 +115,8 @@ def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if is_solution(cell):
             cell.source = SOLUTION.sub(lambda m: m.group(1) + STUB, cell.source)
         if is_check(cell):
-            cell.source = HIDDEN.sub("", cell.source)
+            hidden = HIDDEN.sub("", cell.source)
+            cell.source = hidden if cell.source.endswith("\n") else hidden.rstrip("\n")
         cell.outputs = []
         cell.execution_count = None
     return nb
@@ -129,6 +143,10 @@ class ExerciseScore:
     points: float
     max_points: float
     error: str = ""
+    # "replayed": the checkers ran again in the grader on the values the learner's functions
+    # returned (labgpt.tools.verdict); "kernel": a check cell without such a checker, judged
+    # by whether it raised in the kernel (weaker: the learner's code can tamper with that)
+    verdict: str = "replayed"
 
 
 @dataclass
@@ -139,6 +157,7 @@ class Grade:
     status: str = "graded"  # graded | timeout | kernel died | unreadable | no source
     reason: str = ""
     sandbox: str = ""  # how it ran: "bubblewrap", or "none" (labgpt.tools.sandbox)
+    seed: int = 0  # the checks drew their inputs from this (fresh for each run unless given)
     exercises: list[ExerciseScore] = field(default_factory=list)
 
 
@@ -184,27 +203,177 @@ def _merge_into_source(submission, source) -> tuple[nbformat.NotebookNode, list[
     return merged, missing
 
 
+# --- the verdict outside the kernel ------------------------------------------------------------
+
+VERDICT = "__import__('labgpt.tools.verdict', fromlist=['verdict'])"  # survives a deleted name
+
+
+def checker_calls(source: str) -> list[tuple[str, str]]:
+    """The exercise checks a check cell makes: statements ``check_x(name, ...)`` whose
+    ``check_x`` is a checker of :mod:`labgpt.checks` marked with ``@exercise`` and whose first
+    argument names the learner's function (or object). Read from the instructor's copy."""
+    import labgpt.checks as checks
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython syntax: no replayable checks
+        return []
+    calls = []
+    for node in tree.body:
+        call = node.value if isinstance(node, ast.Expr) else None
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.args
+                and isinstance(call.args[0], ast.Name)
+                and hasattr(getattr(checks, call.func.id, None), "reimplements")):
+            calls.append((call.func.id, call.args[0].id))
+    return calls
+
+
+@dataclass
+class _Replay:
+    checker: str
+    subject: str  # the learner's name the check cell passes
+    seed: int
+    log: str  # the file the kernel writes, in the submission's folder
+    cell: int  # the injected cell that records it
+
+
+@dataclass
+class _Exercise:
+    grade_id: str
+    points: float
+    cell: int  # the check cell's index in the notebook that runs
+    replays: list[_Replay] = field(default_factory=list)
+
+
+def _injected(source: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(source, metadata={"labgpt": "grader"})
+
+
+def _reimplemented(checker: str) -> list[str]:
+    import labgpt.checks as checks
+
+    return list(getattr(checks, checker).reimplements)
+
+
+def instrument(merged: nbformat.NotebookNode, seed: int
+               ) -> tuple[nbformat.NotebookNode, list[_Exercise]]:
+    """The notebook that runs in the kernel: the merged one, with cells of the grader's put in.
+    Around each solution cell, the package functions its exercise re-implements are disabled
+    (so that a name taken there is the disabled one); after each check cell, one cell per
+    checker call records the learner's calls on inputs drawn from a fresh seed
+    (:func:`labgpt.tools.verdict.record`); before a check cell without such a checker, the
+    kernel's hooks and the checkers are reset (the weaker, in-kernel verdict)."""
+    names: dict[str, list[str]] = {}
+    for cell in merged.cells:
+        if is_check(cell):
+            solution = _grade_id(cell).replace("-check", "-solution")
+            names[solution] = sorted({n for checker, _ in checker_calls(cell.source)
+                                      for n in _reimplemented(checker)})
+    cells, exercises = [], []
+    for cell in merged.cells:
+        disabled = names.get(_grade_id(cell)) if is_solution(cell) else None
+        if disabled:
+            cells.append(_injected(f"{VERDICT}.disable({disabled!r})"))
+        if is_check(cell):
+            calls = checker_calls(cell.source)
+            if not calls:
+                cells.append(_injected(f"{VERDICT}.reset_kernel()"))
+            exercise = _Exercise(_grade_id(cell), float(_meta(cell).get("points", 0)),
+                                 len(cells))
+            cells.append(cell)
+            for checker, subject in calls:
+                k = sum(len(e.replays) for e in exercises) + len(exercise.replays)
+                replay = _Replay(checker, subject, (seed + 7919 * k) % 2**31,
+                                 f"check-{k}.log", len(cells))
+                exercise.replays.append(replay)
+                cells.append(_injected(
+                    f"{VERDICT}.record({checker!r}, {subject}, {replay.seed}, "
+                    f"{_reimplemented(checker)!r}, {replay.log!r})"))
+            exercises.append(exercise)
+            continue
+        cells.append(cell)
+        if disabled:
+            cells.append(_injected(f"{VERDICT}.enable()"))
+    run = copy.deepcopy(merged)
+    run.cells = cells
+    return run, exercises
+
+
 def _run(path: Path, cell_timeout: int) -> None:
     """Execute a notebook in place in a fresh kernel (runs in a child process, under the
-    limits :func:`labgpt.tools.sandbox.run` set on it, which the kernel inherits)."""
+    limits :func:`labgpt.tools.sandbox.run` set on it, which the kernel inherits). Each cell's
+    ``execute_reply`` status is kept in its metadata (``labgpt_reply``)."""
+    import ctypes
+
     from nbclient import NotebookClient
 
+    with suppress(Exception):  # not dumpable: the kernel (same user) cannot read our memory
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+
+    class Client(NotebookClient):
+        async def _async_handle_timeout(self, timeout, cell=None):
+            if cell is not None:  # so an interrupt we caused is not the learner's
+                cell.metadata["labgpt_timeout"] = True
+            return await super()._async_handle_timeout(timeout, cell)
+
+    def keep_status(cell, cell_index, execute_reply):
+        status = (execute_reply or {}).get("content", {}).get("status")
+        cell.metadata["labgpt_reply"] = str(status)
+
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=cell_timeout, allow_errors=True,
-                            interrupt_on_timeout=True,  # a looping cell fails, grading goes on
-                            resources={"metadata": {"path": str(path.parent)}})
+    for cell in nb.cells:
+        cell.metadata.pop("labgpt_reply", None)
+        cell.metadata.pop("labgpt_timeout", None)
+    client = Client(nb, timeout=cell_timeout, allow_errors=True,
+                    interrupt_on_timeout=True,  # a looping cell fails, grading goes on
+                    on_cell_executed=keep_status,
+                    resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
     finally:
         nbformat.write(nb, path)
 
 
+def _kernel_error(cell, status: str, cell_timeout: int) -> str:
+    """Why a cell that ran in the kernel did not pass there ("" if it did)."""
+    if cell.get("execution_count") is None:
+        return f"not run ({status})"
+    if cell.metadata.get("labgpt_timeout"):
+        return f"timeout: the cell ran past the {cell_timeout} s limit and was interrupted"
+    error = _first_error(cell)
+    if error:
+        return error
+    if cell.metadata.get("labgpt_reply") != "ok":
+        return "the cell did not finish (no successful reply from the kernel)"
+    return ""
+
+
+def _judge(exercise: _Exercise, executed, folder: Path, status: str, cell_timeout: int
+           ) -> tuple[str, str]:
+    """An exercise's error ("" when it passes) and how it was judged."""
+    import labgpt.checks as checks
+
+    for replay in exercise.replays:
+        recorded = executed.cells[replay.cell]
+        problem = _kernel_error(recorded, status, cell_timeout)
+        if problem:
+            return f"the check could not be recorded: {problem}", "replayed"
+        message = verdict.replay(getattr(checks, replay.checker), folder / replay.log,
+                                 replay.seed)
+        if message:
+            return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", message)[:300], "replayed"
+    how = "replayed" if exercise.replays else "kernel"
+    return _kernel_error(executed.cells[exercise.cell], status, cell_timeout), how
+
+
 def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
               notebook_timeout: int = 600, memory_mb: int = 4096, isolate: bool = True,
-              ) -> Grade:
+              seed: int | None = None) -> Grade:
     """Grade one submission in its own folder (in :mod:`labgpt.tools.sandbox`'s sandbox where
-    the machine has one, unless ``isolate`` is False)."""
+    the machine has one, unless ``isolate`` is False); the checks draw their inputs from
+    ``seed`` (fresh when None)."""
     grade = Grade(submission=str(path))
+    grade.seed = secrets.randbelow(2**31) if seed is None else int(seed)
     if path.is_symlink():
         grade.status, grade.reason = "unreadable", "a symbolic link is not graded"
         return grade
@@ -225,13 +394,13 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
         grade.status, grade.reason = "error", str(err)[:300]
         return grade
     merged, missing = _merge_into_source(submission, source)
-    checks = [c for c in merged.cells if is_check(c)]
-    grade.max_score = sum(float(_meta(c).get("points", 0)) for c in checks)
+    run_nb, exercises = instrument(merged, grade.seed)
+    grade.max_score = sum(e.points for e in exercises)
 
     with tempfile.TemporaryDirectory(prefix="labgpt-grade-") as tmp:
         folder = Path(tmp)  # the submission's own, empty folder: only its notebook is in it
         work = folder / "submission.ipynb"
-        nbformat.write(merged, work)
+        nbformat.write(run_nb, work)
         done = sandbox.run(lambda where: [sys.executable, "-m", "labgpt.homework", "_run",
                                           f"{where}/{work.name}", "--cell-timeout",
                                           str(cell_timeout)],
@@ -249,78 +418,104 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
                 grade.status = "timeout"
             else:
                 grade.status = "error"
-            grade.reason = tail[0][:300]
+            grade.reason = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", tail[0])[:300]
         try:
             executed = nbformat.read(work, as_version=4)
         except Exception as err:  # the kernel's code removed or broke the file
             executed, grade.status = None, "error"
             grade.reason = f"the executed notebook could not be read back: {type(err).__name__}"
-    if executed is None or len(executed.cells) != len(merged.cells):
-        grade.status = "error"
-        grade.reason = grade.reason or "the notebook was altered while it ran"
-        grade.exercises = [ExerciseScore(_grade_id(c), 0.0, float(_meta(c).get("points", 0)),
-                                         grade.reason) for c in checks]
-        return grade
-
-    # What ran comes from the executed copy; which cells are checks, their ids and their
-    # points always come from the instructor's (merged) copy, cell by cell.
-    solution_errors = {_grade_id(m): _first_error(e)
-                       for m, e in zip(merged.cells, executed.cells, strict=True)
-                       if is_solution(m)}
-    for mine, cell in zip(merged.cells, executed.cells, strict=True):
-        if not is_check(mine):
-            continue
-        points = float(_meta(mine).get("points", 0))
-        ran = cell.get("execution_count") is not None
-        error = _first_error(cell) or ("" if ran else f"not run ({grade.status})")
-        grade_id = _grade_id(mine)
-        solution_id = grade_id.replace("-check", "-solution")
-        if solution_id in missing:
-            error = "exercise missing from the submission"
-        elif error and solution_errors.get(solution_id):
-            error = f"the solution cell raised {solution_errors[solution_id]}; check: {error}"
-        if "KeyboardInterrupt" in error:
-            error += f" (interrupted: a cell ran past the {cell_timeout} s limit)"
-        earned = points if ran and not error else 0.0
-        grade.exercises.append(ExerciseScore(grade_id, earned, points, error))
+        if executed is None or len(executed.cells) != len(run_nb.cells):
+            grade.status = "error"
+            grade.reason = grade.reason or "the notebook was altered while it ran"
+            grade.exercises = [ExerciseScore(e.grade_id, 0.0, e.points, grade.reason)
+                               for e in exercises]
+            return grade
+        solution_errors = {_grade_id(c): _first_error(e) for c, e in
+                           zip(run_nb.cells, executed.cells, strict=True) if is_solution(c)}
+        for exercise in exercises:
+            solution_id = exercise.grade_id.replace("-check", "-solution")
+            if solution_id in missing:
+                error, how = "exercise missing from the submission", "replayed"
+            else:
+                error, how = _judge(exercise, executed, folder, grade.status, cell_timeout)
+                if error and solution_errors.get(solution_id):
+                    error = f"the solution cell raised {solution_errors[solution_id]}; {error}"
+            earned = 0.0 if error else exercise.points
+            grade.exercises.append(ExerciseScore(exercise.grade_id, earned, exercise.points,
+                                                 error, how))
     grade.score = sum(e.points for e in grade.exercises)
     if grade.status == "graded" and missing:
         grade.reason = f"missing exercises: {', '.join(missing)}"
     return grade
 
 
-def grade_all(paths: list[Path], out: Path, source_dir: Path | None, **limits) -> list[Grade]:
-    """Grade every submission, writing ``grades.csv`` and ``grades.json`` in ``out`` as each
-    result is known. The instructor's notebooks are validated first (a ValueError before any
-    grading if one is malformed); a submission that breaks the grader is reported as that
-    submission's error and the run goes on."""
+def _write_report(out: Path, grades: list[Grade]) -> None:
+    """``grades.csv`` and ``grades.json``, each written to a temporary name and renamed, so
+    the report on disk is always whole."""
+    rows = [["submission", "status", "exercise", "points", "max_points", "error", "verdict",
+             "sandbox", "seed"]]
+    for g in grades:
+        rows += ([[g.submission, g.status, e.grade_id, e.points, e.max_points, e.error,
+                   e.verdict, g.sandbox, g.seed] for e in g.exercises]
+                 or [[g.submission, g.status, "", 0, 0, g.reason, "", g.sandbox, g.seed]])
+    with open(out / "grades.csv.tmp", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    (out / "grades.json.tmp").write_text(json.dumps([asdict(g) for g in grades], indent=1))
+    (out / "grades.csv.tmp").replace(out / "grades.csv")
+    (out / "grades.json.tmp").replace(out / "grades.json")
+
+
+def _previous(out: Path) -> dict[str, Grade]:
+    """The grades an earlier run wrote in ``out`` (none if the report is missing or bad)."""
+    try:
+        rows = json.loads((out / "grades.json").read_text())
+        return {r["submission"]: Grade(**{**r, "exercises": [ExerciseScore(**e)
+                                                             for e in r["exercises"]]})
+                for r in rows}
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}
+
+
+def grade_all(paths: list[Path], out: Path, source_dir: Path | None, jobs: int = 1,
+              regrade: bool = False, **limits) -> list[Grade]:
+    """Grade every submission, ``jobs`` at a time, writing ``grades.csv`` and ``grades.json``
+    in ``out`` (in the order of ``paths``) each time a result is known. Submissions the report
+    in ``out`` already holds are kept, not graded again, unless ``regrade``. The instructor's
+    notebooks are validated first (a ValueError before any grading if one is malformed); a
+    submission that breaks the grader is reported as that submission's error and the run
+    goes on."""
     if source_dir is not None:
         for name in sorted({p.name for p in paths}):
             if (source_dir / name).is_file():
                 validate_source(nbformat.read(source_dir / name, as_version=4),
                                 str(source_dir / name))
     out.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = out / "grades.csv", out / "grades.json"
-    grades: list[Grade] = []
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["submission", "status", "exercise", "points", "max_points", "error"])
-        for path in paths:
-            try:
-                grade = grade_one(path, source_dir, **limits)
-            except Exception as err:  # one submission's failure never stops the run
-                grade = Grade(submission=str(path), status="error",
-                              reason=f"grading failed: {type(err).__name__}"[:300])
-            grades.append(grade)
-            rows = [[grade.submission, grade.status, e.grade_id, e.points, e.max_points, e.error]
-                    for e in grade.exercises] or [[grade.submission, grade.status, "", 0, 0,
-                                                   grade.reason]]
-            writer.writerows(rows)
-            f.flush()  # written as it goes: an interrupted run keeps what it graded
-            json_path.write_text(json.dumps([asdict(g) for g in grades], indent=1))
+    known = {} if regrade else _previous(out)
+    results: dict[int, Grade] = {i: known[str(p)] for i, p in enumerate(paths)
+                                 if str(p) in known}
+    lock = threading.Lock()
+
+    def one(i: int, path: Path) -> None:
+        try:
+            grade = grade_one(path, source_dir, **limits)
+        except Exception as err:  # one submission's failure never stops the run
+            grade = Grade(submission=str(path), status="error",
+                          reason=f"grading failed: {type(err).__name__}"[:300])
+        with lock:
+            results[i] = grade
+            _write_report(out, [results[j] for j in sorted(results)])
             print(f"{grade.score:5.1f} / {grade.max_score:<5.1f} {grade.status:<12} "
-                  f"{path.name}  {grade.reason}")
-    return grades
+                  f"{path.name}  {grade.reason}", flush=True)
+
+    for i in sorted(results):
+        print(f"{results[i].score:5.1f} / {results[i].max_score:<5.1f} already graded "
+              f"{paths[i].name} (--regrade grades it again)")
+    _write_report(out, [results[j] for j in sorted(results)])
+    todo = [(i, p) for i, p in enumerate(paths) if i not in results]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for future in [pool.submit(one, i, p) for i, p in todo]:
+            future.result()
+    return [results[i] for i in range(len(paths))]
 
 
 def _submissions(args: list[str]) -> list[Path]:
@@ -348,6 +543,13 @@ def main(argv: list[str] | None = None) -> None:
     grade.add_argument("--memory-mb", type=int, default=4096)
     grade.add_argument("--no-sandbox", action="store_true",
                        help="do not use bubblewrap even where it works (weaker isolation)")
+    grade.add_argument("-j", "--jobs", type=int, default=1,
+                       help="submissions graded at once (each its own kernel and sandbox)")
+    grade.add_argument("--regrade", action="store_true",
+                       help="grade again submissions the report in -o already holds")
+    grade.add_argument("--seed", type=int, default=None,
+                       help="the seed the checks draw their inputs from (default: a fresh one "
+                            "per submission; give one to reproduce a grade)")
     run = commands.add_parser("_run")  # internal: execute one notebook in this process
     run.add_argument("path", type=Path)
     run.add_argument("--cell-timeout", type=int, default=300)
@@ -359,9 +561,10 @@ def main(argv: list[str] | None = None) -> None:
         print("sandbox: " + ("bubblewrap" if isolate and sandbox.bubblewrap_works() else
                              "none (no bubblewrap here: each submission runs in its own folder "
                              "and session, but can read what this user can read)"))
-        grade_all(_submissions(args.submissions), args.out, args.source,
-                  cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                  memory_mb=args.memory_mb, isolate=isolate)
+        grade_all(_submissions(args.submissions), args.out, args.source, jobs=args.jobs,
+                  regrade=args.regrade, cell_timeout=args.cell_timeout,
+                  notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb,
+                  isolate=isolate, seed=args.seed)
     else:
         _run(args.path, args.cell_timeout)
 
