@@ -501,7 +501,7 @@ def grade_all(paths: list[Path], out: Path, source_dir: Path | None, jobs: int =
         except Exception as err:  # one submission's failure never stops the run
             grade = Grade(submission=str(path), status="error",
                           reason=f"grading failed: {type(err).__name__}"[:300])
-        with lock:
+        with lock, verdict.REPLAY_LOCK:  # not while a replay holds stdout
             results[i] = grade
             _write_report(out, [results[j] for j in sorted(results)])
             print(f"{grade.score:5.1f} / {grade.max_score:<5.1f} {grade.status:<12} "

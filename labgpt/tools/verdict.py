@@ -30,6 +30,7 @@ import inspect
 import io
 import json
 import random
+import threading
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -176,7 +177,7 @@ def _dataclass(name: str, fields: dict):
     """Rebuild a dataclass of labgpt's (and only labgpt's: importing a module named in the
     log must not run anything else); any other class becomes a placeholder."""
     module, _, qualname = name.partition(":")
-    if module == "labgpt" or module.startswith("labgpt."):
+    if (module == "labgpt" or module.startswith("labgpt.")) and "__main__" not in module:
         kind = importlib.import_module(module)
         for part in qualname.split("."):
             kind = getattr(kind, part, None)
@@ -404,6 +405,9 @@ def _wrap_dataclass(subject, log, encode, names):
 # --- replay, in the grader ------------------------------------------------------------------
 
 
+REPLAY_LOCK = threading.Lock()
+
+
 class LogMismatch(Exception):
     """The kernel's log does not describe this check (altered, cut short, other inputs)."""
 
@@ -497,8 +501,8 @@ def replay(checker: Callable, path: Path, seed: int) -> str:
             subject = _decode(shape.get("value"), tensors)
     except Exception as err:  # noqa: BLE001 (whatever the kernel wrote, it is not a log)
         return f"the check could not be replayed: {err}"[:300]
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
+    try:  # one replay at a time: checkers seed torch's global generator, and stdout is shared
+        with REPLAY_LOCK, contextlib.redirect_stdout(io.StringIO()):
             _call_checker(checker, subject, seed)
     except LogMismatch as err:
         return f"the check could not be replayed: {err}"
