@@ -427,7 +427,8 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
         if executed is None or len(executed.cells) != len(run_nb.cells):
             grade.status = "error"
             grade.reason = grade.reason or "the notebook was altered while it ran"
-            grade.exercises = [ExerciseScore(e.grade_id, 0.0, e.points, grade.reason)
+            grade.exercises = [ExerciseScore(e.grade_id, 0.0, e.points, grade.reason,
+                                             "replayed" if e.replays else "kernel")
                                for e in exercises]
             return grade
         solution_errors = {_grade_id(c): _first_error(e) for c, e in
@@ -435,7 +436,8 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
         for exercise in exercises:
             solution_id = exercise.grade_id.replace("-check", "-solution")
             if solution_id in missing:
-                error, how = "exercise missing from the submission", "replayed"
+                error = "exercise missing from the submission"
+                how = "replayed" if exercise.replays else "kernel"
             else:
                 error, how = _judge(exercise, executed, folder, grade.status, cell_timeout)
                 if error and solution_errors.get(solution_id):
@@ -466,12 +468,13 @@ def _write_report(out: Path, grades: list[Grade]) -> None:
 
 
 def _previous(out: Path) -> dict[str, Grade]:
-    """The grades an earlier run wrote in ``out`` (none if the report is missing or bad)."""
+    """The grades an earlier run wrote in ``out`` (none if the report is missing or bad),
+    except where the grader itself failed: those are graded again."""
     try:
         rows = json.loads((out / "grades.json").read_text())
         return {r["submission"]: Grade(**{**r, "exercises": [ExerciseScore(**e)
                                                              for e in r["exercises"]]})
-                for r in rows}
+                for r in rows if not r["reason"].startswith("grading failed")}
     except (OSError, ValueError, TypeError, KeyError):
         return {}
 
