@@ -83,6 +83,17 @@ ATTACKS = {
                         f.write('{"calls": []}')
                 time.sleep(0.01)
         threading.Thread(target=forge, daemon=True).start()""",
+    # The executed notebook forged (every cell "ran" without error), then the runner killed
+    # before it writes its own: the grader reads only a notebook its runner sealed.
+    "forged_notebook": """
+        import os, signal, nbformat
+        nb = nbformat.read("submission.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.execution_count, cell.outputs = 1, []
+                cell.metadata["labgpt_reply"] = "ok"
+        nbformat.write(nb, "submission.ipynb")
+        os.kill(os.getppid(), signal.SIGKILL)""",
     # The answer from PyTorch, called directly, through a reference taken here, or a module.
     "calls_torch": "",
     "captured_reference": "",
@@ -158,6 +169,12 @@ def test_no_attack_earns_the_replayed_exercise(graded, name):
 def test_the_report_says_why(graded, name, message):
     replayed = next(e for e in graded[0][name].exercises if e.grade_id == "ce-check")
     assert message in replayed.error, replayed.error
+
+
+def test_a_forged_executed_notebook_is_not_read(graded):
+    grade = graded[0]["forged_notebook"]
+    assert grade.score == 0 and grade.status == "error"
+    assert "not the one the grader's runner wrote" in grade.reason
 
 
 def test_the_weaker_in_kernel_verdict_survives_tampered_error_handling(graded):

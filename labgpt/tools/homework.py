@@ -36,6 +36,8 @@ import argparse
 import ast
 import copy
 import csv
+import hashlib
+import hmac
 import json
 import math
 import re
@@ -299,16 +301,24 @@ def instrument(merged: nbformat.NotebookNode, seed: int
     return run, exercises
 
 
+def _seal(key: str, path: Path) -> str:
+    return hmac.new(key.encode(), path.read_bytes(), hashlib.sha256).hexdigest()
+
+
 def _run(path: Path, cell_timeout: int) -> None:
     """Execute a notebook in place in a fresh kernel (runs in a child process, under the
     limits :func:`labgpt.tools.sandbox.run` set on it, which the kernel inherits). Each cell's
-    ``execute_reply`` status is kept in its metadata (``labgpt_reply``)."""
+    ``execute_reply`` status is kept in its metadata (``labgpt_reply``). A key read from stdin
+    before the kernel starts seals the notebook written at the end (``<path>.seal``, an HMAC),
+    so the grader can tell it from a file the kernel's code wrote."""
     import ctypes
 
     from nbclient import NotebookClient
 
-    with suppress(Exception):  # not dumpable: the kernel (same user) cannot read our memory
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    with suppress(Exception):  # not dumpable: the kernel (same user) cannot read our memory,
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # our stdin or the key (PR_SET_DUMPABLE = 4)
+    key = sys.stdin.readline().strip()
+    sys.stdin.close()
 
     class Client(NotebookClient):
         async def _async_handle_timeout(self, timeout, cell=None):
@@ -332,6 +342,8 @@ def _run(path: Path, cell_timeout: int) -> None:
         client.execute()
     finally:
         nbformat.write(nb, path)
+        if key:
+            path.with_suffix(".seal").write_text(_seal(key, path))
 
 
 def _kernel_error(cell, status: str, cell_timeout: int) -> str:
@@ -401,11 +413,12 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
         folder = Path(tmp)  # the submission's own, empty folder: only its notebook is in it
         work = folder / "submission.ipynb"
         nbformat.write(run_nb, work)
+        key = secrets.token_hex(32)
         done = sandbox.run(lambda where: [sys.executable, "-m", "labgpt.homework", "_run",
                                           f"{where}/{work.name}", "--cell-timeout",
                                           str(cell_timeout)],
                            folder, notebook_timeout, sandbox.Limits(memory_mb=memory_mb),
-                           sandbox=isolate)
+                           sandbox=isolate, stdin=key + "\n")
         grade.sandbox = done.sandbox
         if done.returncode is None:
             grade.status = "timeout"
@@ -419,11 +432,18 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
             else:
                 grade.status = "error"
             grade.reason = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", tail[0])[:300]
+        seal = work.with_suffix(".seal")
         try:
+            if seal.is_symlink() or not hmac.compare_digest(seal.read_text()[:64],
+                                                            _seal(key, work)):
+                raise ValueError("not the runner's")
             executed = nbformat.read(work, as_version=4)
-        except Exception as err:  # the kernel's code removed or broke the file
-            executed, grade.status = None, "error"
-            grade.reason = f"the executed notebook could not be read back: {type(err).__name__}"
+        except Exception as err:  # the kernel's code removed, broke or forged the file
+            executed = None
+            if grade.status != "timeout":  # (a notebook killed at its time limit has no seal)
+                grade.status = "error"
+                grade.reason = ("the executed notebook could not be read back or is not the "
+                                f"one the grader's runner wrote ({type(err).__name__})")
         if executed is None or len(executed.cells) != len(run_nb.cells):
             grade.status = "error"
             grade.reason = grade.reason or "the notebook was altered while it ran"

@@ -134,20 +134,21 @@ def _set_limits(limits: Limits, processes: int | None):
 
 
 def run(argv: Callable[[str], list[str]], work: Path, timeout: float,
-        limits: Limits = Limits(), sandbox: bool = True) -> Outcome:
+        limits: Limits = Limits(), sandbox: bool = True, stdin: str = "") -> Outcome:
     """Run the command ``argv(folder)`` for a submission whose folder is ``work``, its only
-    writable place (``folder`` is where the command sees it: :data:`INSIDE` in the sandbox).
-    Every process it started is killed when it ends or at ``timeout`` seconds."""
+    writable place (``folder`` is where the command sees it: :data:`INSIDE` in the sandbox),
+    with ``stdin`` as its input. Every process it started is killed when it ends or at
+    ``timeout`` seconds."""
     use_bwrap = sandbox and bubblewrap_works()
     command = (bubblewrap_command(argv(INSIDE), work) if use_bwrap else argv(str(work)))
     processes = None if os.getuid() == 0 else _user_processes() + limits.processes
     home = "/tmp" if use_bwrap else str(work)  # the sandbox's /tmp is its own; else its folder
     proc = subprocess.Popen(command, cwd=work, env=environment(home), start_new_session=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True,
                             preexec_fn=_set_limits(limits, processes))
     try:
-        _, stderr = proc.communicate(timeout=timeout)
+        _, stderr = proc.communicate(input=stdin, timeout=timeout)
         code = proc.returncode
     except subprocess.TimeoutExpired:
         code, stderr = None, ""
