@@ -163,11 +163,16 @@ class Grade:
     exercises: list[ExerciseScore] = field(default_factory=list)
 
 
+def _printable(text: str) -> str:
+    """``text`` with its control characters blanked (a report is CSV and JSON, read by people)."""
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text)
+
+
 def _first_error(cell) -> str:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             text = f"{output.get('ename')}: {output.get('evalue')}"[:300]
-            return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text)  # no control characters
+            return _printable(text)
     return ""
 
 
@@ -265,19 +270,18 @@ def instrument(merged: nbformat.NotebookNode, seed: int
     checker call records the learner's calls on inputs drawn from a fresh seed
     (:func:`labgpt.tools.verdict.record`); before a check cell without such a checker, the
     kernel's hooks and the checkers are reset (the weaker, in-kernel verdict)."""
-    names: dict[str, list[str]] = {}
-    for cell in merged.cells:
-        if is_check(cell):
-            solution = _grade_id(cell).replace("-check", "-solution")
-            names[solution] = sorted({n for checker, _ in checker_calls(cell.source)
-                                      for n in _reimplemented(checker)})
+    calls_of = {i: checker_calls(cell.source) for i, cell in enumerate(merged.cells)
+                if is_check(cell)}
+    names = {_grade_id(merged.cells[i]).replace("-check", "-solution"):
+             sorted({n for checker, _ in calls for n in _reimplemented(checker)})
+             for i, calls in calls_of.items()}
     cells, exercises = [], []
-    for cell in merged.cells:
+    for i, cell in enumerate(merged.cells):
         disabled = names.get(_grade_id(cell)) if is_solution(cell) else None
         if disabled:
             cells.append(_injected(f"{VERDICT}.disable({disabled!r})"))
         if is_check(cell):
-            calls = checker_calls(cell.source)
+            calls = calls_of[i]
             if not calls:
                 cells.append(_injected(f"{VERDICT}.reset_kernel()"))
             exercise = _Exercise(_grade_id(cell), float(_meta(cell).get("points", 0)),
@@ -373,7 +377,7 @@ def _judge(exercise: _Exercise, executed, folder: Path, status: str, cell_timeou
         message = verdict.replay(getattr(checks, replay.checker), folder / replay.log,
                                  replay.seed)
         if message:
-            return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", message)[:300], "replayed"
+            return _printable(message)[:300], "replayed"
     how = "replayed" if exercise.replays else "kernel"
     return _kernel_error(executed.cells[exercise.cell], status, cell_timeout), how
 
@@ -431,7 +435,7 @@ def grade_one(path: Path, source_dir: Path | None, cell_timeout: int = 120,
                 grade.status = "timeout"
             else:
                 grade.status = "error"
-            grade.reason = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", tail[0])[:300]
+            grade.reason = _printable(tail[0])[:300]
         seal = work.with_suffix(".seal")
         try:
             if seal.is_symlink() or not hmac.compare_digest(seal.read_text()[:64],
